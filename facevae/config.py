@@ -1,0 +1,156 @@
+"""Config validation before any work: unknown keys and wrong types fail with one line each.
+
+Groups with a `_target_` (data, model, trainer) are checked against the target's constructor
+signature, so a new model needs no second schema; the rest (paths, arch, loss, top level) against
+the structured schemas below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import types
+import typing
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+# Keys of a model config that describe it to facevae rather than being constructor arguments.
+MODEL_META_KEYS = ("name", "valid_losses", "monitor", "monitor_mode")
+
+
+class ConfigError(ValueError):
+    """A config problem, stated in one line with the key, the problem and the fix."""
+
+
+@dataclass
+class PathsSchema:
+    root_dir: str = "."
+    data_dir: str = "data"
+    cache_dir: str = "data/cache"
+    output_dir: str = "outputs"
+
+
+@dataclass
+class ArchSchema:
+    name: str = "fast"
+    pool_stride: int = 2
+    encoder: str = "C8-C32-F256-F100"
+    decoder: str = "F8192-TC18,3,2-TC12,3,2-TC6,3,2-TC1,3,1"
+    classifier: str = "C8-C32-F256-F100-D0.5-D7"
+
+
+@dataclass
+class LossSchema:
+    name: str = "ssvae"
+    alpha: float = 1.0  # §2.4 weight of RL
+    beta: float = 2.0  # §2.4 weight of LL
+    gamma: float = 10.0  # §2.4 weight of CL
+
+
+@dataclass
+class TopSchema:
+    seed: int = 0
+    task: str = "train"
+    ckpt_path: typing.Optional[str] = None
+    paths: PathsSchema = field(default_factory=PathsSchema)
+    arch: ArchSchema = field(default_factory=ArchSchema)
+    loss: LossSchema = field(default_factory=LossSchema)
+    data: typing.Any = None
+    model: typing.Any = None
+    trainer: typing.Any = None
+    logger: typing.Any = None
+    callbacks: typing.Any = None
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError on the first unknown key or wrongly typed value, before any work starts."""
+    try:
+        OmegaConf.merge(OmegaConf.structured(TopSchema), cfg)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", "") or "config"
+        raise ConfigError(f"config error at '{key}': {_first_line(exc)}") from None
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"config error: '{missing[0]}' has no value; set it on the command line, e.g. {missing[0]}=...")
+    if cfg.data.get("source") != "synth" and not cfg.data.get("root"):
+        raise ConfigError(f"config error: data={cfg.data.name} needs data.root=<folder of the dataset>")
+    model = cfg.model
+    if cfg.loss.name not in model.valid_losses:
+        raise ConfigError(
+            f"model={model.name} does not take loss={cfg.loss.name}; valid: "
+            + ", ".join(f"loss={l}" for l in model.valid_losses)
+        )
+    _check_target("data", cfg.data, ignore=("synth",))
+    _check_target("model", cfg.model, ignore=MODEL_META_KEYS)
+    _check_target("trainer", cfg.trainer)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def _check_target(section: str, node: DictConfig, ignore: tuple[str, ...] = ()) -> None:
+    """Keys of `node` must be parameters of its `_target_`, with values of the annotated type."""
+    target = node.get("_target_")
+    if target is None:
+        raise ConfigError(f"config error at '{section}': no _target_ (which class to build)")
+    module, _, name = target.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise ConfigError(f"config error at '{section}._target_': cannot import {target!r}") from None
+    init = obj.__init__ if inspect.isclass(obj) else obj
+    params = inspect.signature(init).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    try:
+        hints = typing.get_type_hints(init)
+    except Exception:  # unresolvable annotations: check names only
+        hints = {}
+    for key, value in node.items():
+        if key.startswith("_") or key in ignore:
+            continue
+        if key not in params:
+            known = ", ".join(k for k in params if k != "self")
+            raise ConfigError(f"config error at '{section}.{key}': unknown key for {name}; known keys: {known}")
+        expected = hints.get(key)
+        if expected is not None and not _matches(value, expected):
+            raise ConfigError(
+                f"config error at '{section}.{key}': expected {_type_name(expected)}, got {value!r}"
+            )
+
+
+def _matches(value, expected) -> bool:
+    """Loose runtime check of a config value against a type annotation (basic types only)."""
+    if value is None:
+        return _allows_none(expected)
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(expected))
+    base = origin or expected
+    if base is type(None):
+        return False
+    if base is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if base is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if base in (str, bool):
+        return isinstance(value, base)
+    if base in (list, tuple):
+        return isinstance(value, (list, tuple, ListConfig))
+    if base is dict:
+        return isinstance(value, (dict, DictConfig))
+    return True
+
+
+def _allows_none(expected) -> bool:
+    return expected is type(None) or type(None) in typing.get_args(expected)
+
+
+def _type_name(expected) -> str:
+    args = [a for a in typing.get_args(expected) if a is not type(None)]
+    if typing.get_origin(expected) in (typing.Union, types.UnionType) and args:
+        return " or ".join(_type_name(a) for a in args) + (" or null" if _allows_none(expected) else "")
+    return getattr(expected, "__name__", None) or str(expected).replace("typing.", "")

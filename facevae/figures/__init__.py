@@ -1,0 +1,1 @@
+"""Figures of the paper, each also summarised as numbers in metrics.json."""

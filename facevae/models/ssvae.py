@@ -1,0 +1,136 @@
+"""Semi-supervised β-VAE (§2.4): the latent space doubles as the emotion classification layer."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from .arch import build_network, count_parameters
+from .base import FaceModule
+from .losses import classification_loss, latent_loss, reconstruction_loss
+
+
+class SSVAE(FaceModule):
+    """Encoder -> (μ, log σ²) -> z -> decoder; the first K latent dimensions are the K emotion axes.
+
+    Loss (§2.4): L = α·RL + β·LL + γ·CL, with α=1, β=2, γ=10 as in §3.4. `style_dims` adds latent
+    dimensions outside CL (0 = the paper). `neutral_encoding='class'` gives neutral its own axis;
+    'zero' encodes neutral as the all-zero label vector (§1.1 "zero-label"), so neutral faces should
+    sit near the origin and are predicted when no emotion axis exceeds `neutral_threshold`.
+    """
+
+    loss_terms = ("rl", "ll", "cl")
+
+    def __init__(
+        self,
+        classes: list[str],
+        arch: dict,
+        loss: dict,
+        image_size: int = 128,
+        style_dims: int = 0,
+        neutral_encoding: str = "class",
+        neutral_threshold: float = 0.0,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        if neutral_encoding not in ("class", "zero"):
+            raise ValueError(f"model.neutral_encoding={neutral_encoding!r}: use 'class' or 'zero'")
+        if neutral_encoding == "zero" and classes[0] != "neutral":
+            raise ValueError("model.neutral_encoding=zero needs 'neutral' first in data.classes")
+        self.classes = list(classes)
+        self.n_axes = len(classes) - (neutral_encoding == "zero")
+        self.latent_dims = self.n_axes + style_dims
+        self.image_shape = (1, image_size, image_size)
+        self.encoder, h_shape = build_network(arch["encoder"], self.image_shape, arch["pool_stride"])
+        if len(h_shape) != 1:
+            raise ValueError(f"arch.encoder={arch['encoder']!r} must end in a dense layer (F<l>)")
+        self.to_mu = nn.Linear(h_shape[0], self.latent_dims)
+        self.to_logvar = nn.Linear(h_shape[0], self.latent_dims)
+        self.decoder, out_shape = build_network(
+            arch["decoder"], (self.latent_dims,), arch["pool_stride"], out_activation=False, image_size=image_size
+        )
+        if math.prod(out_shape) != math.prod(self.image_shape):
+            raise ValueError(f"arch.decoder={arch['decoder']!r} outputs {out_shape}, expected {self.image_shape}")
+        self.alpha, self.beta, self.gamma = float(loss["alpha"]), float(loss["beta"]), float(loss["gamma"])
+        self.val_acc = MulticlassAccuracy(len(classes), average="micro")
+        self.test_acc = MulticlassAccuracy(len(classes), average="micro")
+
+    # -- the model ---------------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        return self.to_mu(h), self.to_logvar(h).clamp(-12, 8)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z).view(z.shape[0], *self.image_shape)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] for latent codes z."""
+        return torch.sigmoid(self.decode_logits(z))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction of x from its mean code."""
+        mu, _ = self.encode(x)
+        return self.decode(mu)
+
+    def label_vectors(self, y: torch.Tensor) -> torch.Tensor:
+        """The label vector y of §2.4: one-hot over the emotion axes (all zero for neutral under 'zero')."""
+        onehot = F.one_hot(y, len(self.classes)).float()
+        return onehot[:, 1:] if self.hparams.neutral_encoding == "zero" else onehot
+
+    def predict_from_latent(self, mu: torch.Tensor) -> torch.Tensor:
+        """Class index read from the emotion axes of the latent (latent-argmax)."""
+        axes = mu[:, : self.n_axes]
+        if self.hparams.neutral_encoding == "zero":
+            origin = torch.full_like(axes[:, :1], self.hparams.neutral_threshold)
+            axes = torch.cat([origin, axes], dim=1)
+        return axes.argmax(1)
+
+    # -- losses ------------------------------------------------------------------------------------
+    def losses(self, x: torch.Tensor, y: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
+        """Batch means of RL, LL, CL and the weighted total; z is sampled when `sample` (training)."""
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
+        logits = self.decode_logits(z)
+        terms = {
+            "rl": reconstruction_loss(logits, x).mean(),
+            "ll": latent_loss(mu, logvar).mean(),
+            "cl": classification_loss(z[:, : self.n_axes], self.label_vectors(y)).mean(),
+        }
+        terms["loss"] = self.alpha * terms["rl"] + self.beta * terms["ll"] + self.gamma * terms["cl"]
+        terms["mu"], terms["logits"] = mu, logits
+        return terms
+
+    def training_step(self, batch, batch_idx):
+        x, y, _, _ = batch
+        out = self.losses(x, y, sample=True)
+        self.log_dict({f"train/{k}": out[k] for k in self.loss_terms}, batch_size=len(x))
+        self.log("train/loss", out["loss"], prog_bar=True, batch_size=len(x))
+        return out["loss"]
+
+    def _evaluate(self, batch, stage: str, acc: MulticlassAccuracy):
+        x, y, _, _ = batch
+        out = self.losses(x, y, sample=False)
+        acc.update(self.predict_from_latent(out["mu"]), y)
+        mse = (torch.sigmoid(out["logits"]) - x).pow(2).mean()
+        logs = {f"{stage}/{k}": out[k] for k in ("loss", *self.loss_terms)}
+        logs[f"{stage}/recon_mse"] = mse
+        self.log_dict(logs, batch_size=len(x))
+        self.log(f"{stage}/acc", acc, prog_bar=stage == "val", batch_size=len(x))
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val", self.val_acc)
+
+    def test_step(self, batch, batch_idx):
+        self._evaluate(batch, "test", self.test_acc)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("model/params", float(count_parameters(self)))
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

@@ -1,0 +1,142 @@
+"""Train and evaluate one configured run: data -> model -> checkpoints, metrics.json, figures, summary."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from .config import MODEL_META_KEYS, validate
+from .provenance import write_run_record
+
+log = logging.getLogger("facevae")
+
+
+def build_datamodule(cfg: DictConfig):
+    """The configured LightningDataModule (not yet prepared)."""
+    return instantiate(cfg.data, _convert_="all")
+
+
+def build_model(cfg: DictConfig, classes: list[str]):
+    """The configured LightningModule, given the data's class list; hyperparameters are primitives."""
+    params = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k not in MODEL_META_KEYS}
+    arch = OmegaConf.to_container(cfg.arch, resolve=True)
+    loss = OmegaConf.to_container(cfg.loss, resolve=True)
+    model = instantiate(params, classes=list(classes), arch=arch, loss=loss, image_size=cfg.data.image_size,
+                        _convert_="all")
+    return model
+
+
+def _callbacks_and_loggers(cfg: DictConfig) -> tuple[list, list]:
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    loggers = [instantiate(l) for l in (cfg.get("logger") or {}).values() if l is not None]
+    return callbacks, loggers
+
+
+def train(cfg: DictConfig) -> dict:
+    """Run the whole job described by `cfg`; returns the metrics written to metrics.json."""
+    validate(cfg)
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    torch.set_float32_matmul_precision("high")
+
+    datamodule = build_datamodule(cfg)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    write_run_record(out_dir, cfg, datamodule.manifest)
+    model = build_model(cfg, datamodule.classes)
+    model.facevae_config = OmegaConf.to_container(cfg, resolve=True)
+
+    callbacks, loggers = _callbacks_and_loggers(cfg)
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                                      default_root_dir=str(out_dir))
+    fit_start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    fit_seconds = time.perf_counter() - fit_start
+    n_train = len(datamodule.datasets["train"]) * trainer.current_epoch
+
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    metrics = evaluate(trainer, model, datamodule, out_dir, ckpt_path=best or None)
+    metrics.update({
+        "train/epochs": float(trainer.current_epoch),
+        "train/seconds": round(fit_seconds, 2),
+        "train/images_per_s": round(n_train / fit_seconds, 1) if fit_seconds > 0 else math.nan,
+        "run/seconds": round(time.perf_counter() - started, 2),
+    })
+    write_metrics(out_dir, metrics)
+    print_summary(cfg, metrics, out_dir, best)
+    return metrics
+
+
+def evaluate(trainer: pl.Trainer, model, datamodule, out_dir: Path, ckpt_path: str | None = None) -> dict:
+    """Test split metrics plus the model's figures (and their numbers); figures go to out_dir/figures."""
+    results = trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
+    metrics = {k: float(v) for k, v in results[0].items()}
+    figures_dir = out_dir / "figures"
+    numbers, _ = model_figures(model, datamodule, figures_dir)
+    metrics.update(numbers)
+    _data_figures(datamodule, figures_dir)
+    return metrics
+
+
+def model_figures(model, datamodule, figures_dir: Path) -> tuple[dict[str, float], list[Path]]:
+    """The figures of the model's section of the paper, drawn from the test split."""
+    from .figures import ssvae
+
+    makers = {"SSVAE": ssvae.make_figures}
+    maker = makers.get(type(model).__name__)
+    if maker is None:
+        log.warning("no figures are defined for %s", type(model).__name__)
+        return {}, []
+    return maker(model, datamodule.test_dataloader(), datamodule.classes, figures_dir)
+
+
+def _data_figures(datamodule, figures_dir: Path) -> None:
+    """The data contact sheet (subjects x emotions): drawn from the synthetic tree when it has one."""
+    root = Path(datamodule.hparams.root)
+    if (root / "factors.csv").is_file():
+        from .data.synth.contact_sheet import contact_sheet
+
+        target = figures_dir / "data_contact_sheet.png"
+        cached = root / "data_contact_sheet.png"
+        if not cached.is_file():
+            contact_sheet(root, cached)
+        shutil.copyfile(cached, target)
+
+
+def write_metrics(out_dir: Path, metrics: dict) -> Path:
+    """metrics.json with flat, sorted keys (NaN written as null)."""
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in sorted(metrics.items())}
+    path = out_dir / "metrics.json"
+    path.write_text(json.dumps(clean, indent=2))
+    return path
+
+
+def print_summary(cfg: DictConfig, metrics: dict, out_dir: Path, best: str) -> None:
+    """A short table of the key metrics and where the artifacts are."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"facevae: model={cfg.model.name} loss={cfg.loss.name} arch={cfg.arch.name} data={cfg.data.name}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    keys = [k for k in ("test/acc", "test/loss", "test/rl", "test/ll", "test/cl", "test/recon_mse", "model/params",
+                        "train/images_per_s", "train/seconds") if k in metrics]
+    for k in keys:
+        v = metrics[k]
+        table.add_row(k, f"{v:,.0f}" if k == "model/params" else f"{v:.4g}")
+    console = Console()
+    console.print(table)
+    console.print(f"figures:     {out_dir / 'figures'}")
+    console.print(f"metrics:     {out_dir / 'metrics.json'}")
+    console.print(f"checkpoints: {Path(best).parent if best else out_dir / 'checkpoints'}")

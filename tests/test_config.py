@@ -1,0 +1,60 @@
+"""Config composition and validation: bad keys and types fail before any work, in one line."""
+
+import subprocess
+import sys
+
+import pytest
+
+from facevae.config import ConfigError, validate
+
+from .conftest import ROOT, compose_config
+
+
+def test_default_composition(tmp_path):
+    cfg = compose_config([], tmp_path / "out", tmp_path / "data")
+    assert cfg.model.name == "ssvae" and cfg.loss.name == "ssvae" and cfg.arch.name == "fast"
+    assert (cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma) == (1.0, 2.0, 10.0)
+    assert list(cfg.data.classes)[0] == "neutral" and len(cfg.data.classes) == 7
+    validate(cfg)
+
+
+def test_smoke_and_paper_arch_compose(tmp_path):
+    cfg = compose_config(["debug=smoke", "arch=paper"], tmp_path / "out", tmp_path / "data")
+    assert cfg.trainer.max_epochs <= 2 and cfg.data.synth.n_subjects < 40
+    assert cfg.arch.pool_stride == 1 and cfg.arch.decoder.endswith("F16384")
+    validate(cfg)
+
+
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        ("model.lr=fast", "model.lr': expected float"),
+        ("+model.learning_rate=0.1", "model.learning_rate': unknown key"),
+        ("data.num_folds=ten", "data.num_folds': expected int"),
+        ("+data.bogus=1", "data.bogus': unknown key"),
+        ("arch.pool_stride=big", "arch.pool_stride"),
+        ("loss.gamma=lots", "loss.gamma"),
+        ("+loss.delta=1", "loss.delta"),
+        ("trainer.max_epochs=many", "trainer.max_epochs': expected int"),
+    ],
+)
+def test_bad_values_fail_with_the_key(tmp_path, override, match):
+    cfg = compose_config([override], tmp_path / "out", tmp_path / "data")
+    with pytest.raises(ConfigError, match=match) as info:
+        validate(cfg)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_root_for_real_ckplus(tmp_path):
+    cfg = compose_config(["data=ckplus"], tmp_path / "out", tmp_path / "data")
+    with pytest.raises(ConfigError, match="data.root"):
+        validate(cfg)
+
+
+def test_cli_reports_one_line_and_exit_2(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "train.py", "model.lr=fast", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "facevae: error: config error at 'model.lr': expected float, got 'fast'"
