@@ -42,21 +42,13 @@ class ArchSchema:
 
 
 @dataclass
-class LossSchema:
-    name: str = "ssvae"
-    alpha: float = 1.0  # §2.4 weight of RL
-    beta: float = 2.0  # §2.4 weight of LL
-    gamma: float = 10.0  # §2.4 weight of CL
-
-
-@dataclass
 class TopSchema:
     seed: int = 0
     task: str = "train"
     ckpt_path: typing.Optional[str] = None
     paths: PathsSchema = field(default_factory=PathsSchema)
     arch: ArchSchema = field(default_factory=ArchSchema)
-    loss: LossSchema = field(default_factory=LossSchema)
+    loss: typing.Any = None
     data: typing.Any = None
     model: typing.Any = None
     trainer: typing.Any = None
@@ -83,7 +75,8 @@ def validate(cfg: DictConfig) -> None:
             + ", ".join(f"loss={l}" for l in model.valid_losses)
         )
     _check_target("data", cfg.data, ignore=("synth",))
-    _check_target("model", cfg.model, ignore=MODEL_META_KEYS)
+    model_cls = _check_target("model", cfg.model, ignore=MODEL_META_KEYS)
+    _check_loss(cfg.loss, getattr(model_cls, "loss_schema", None))
     _check_target("trainer", cfg.trainer)
 
 
@@ -91,8 +84,19 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
 
-def _check_target(section: str, node: DictConfig, ignore: tuple[str, ...] = ()) -> None:
-    """Keys of `node` must be parameters of its `_target_`, with values of the annotated type."""
+def _check_loss(loss: DictConfig, schema: type | None) -> None:
+    """The loss config against the model's own loss schema (each model declares its terms)."""
+    if schema is None:
+        return
+    try:
+        OmegaConf.merge(OmegaConf.structured(schema), loss)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", "") or ""
+        raise ConfigError(f"config error at 'loss.{key}': {_first_line(exc)}") from None
+
+
+def _check_target(section: str, node: DictConfig, ignore: tuple[str, ...] = ()):
+    """Keys of `node` must be parameters of its `_target_`, with values of the annotated type; returns it."""
     target = node.get("_target_")
     if target is None:
         raise ConfigError(f"config error at '{section}': no _target_ (which class to build)")
@@ -104,7 +108,7 @@ def _check_target(section: str, node: DictConfig, ignore: tuple[str, ...] = ()) 
     init = obj.__init__ if inspect.isclass(obj) else obj
     params = inspect.signature(init).parameters
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
+        return obj
     try:
         hints = typing.get_type_hints(init)
     except Exception:  # unresolvable annotations: check names only
@@ -120,6 +124,7 @@ def _check_target(section: str, node: DictConfig, ignore: tuple[str, ...] = ()) 
             raise ConfigError(
                 f"config error at '{section}.{key}': expected {_type_name(expected)}, got {value!r}"
             )
+    return obj
 
 
 def _matches(value, expected) -> bool:

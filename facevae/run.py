@@ -91,14 +91,7 @@ def evaluate(trainer: pl.Trainer, model, datamodule, out_dir: Path, ckpt_path: s
 
 def model_figures(model, datamodule, figures_dir: Path) -> tuple[dict[str, float], list[Path]]:
     """The figures of the model's section of the paper, drawn from the test split."""
-    from .figures import ssvae
-
-    makers = {"SSVAE": ssvae.make_figures}
-    maker = makers.get(type(model).__name__)
-    if maker is None:
-        log.warning("no figures are defined for %s", type(model).__name__)
-        return {}, []
-    return maker(model, datamodule.test_dataloader(), datamodule.classes, figures_dir)
+    return model.make_figures(datamodule.test_dataloader(), datamodule.classes, figures_dir)
 
 
 def _data_figures(datamodule, figures_dir: Path) -> None:

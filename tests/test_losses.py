@@ -7,12 +7,13 @@ import torch
 from facevae.models.losses import classification_loss, latent_loss, reconstruction_loss
 
 
-def test_reconstruction_loss_is_pixel_sum_of_bce():
+def test_reconstruction_loss_is_bce_over_pixels():
     logits = torch.tensor([[[[0.0, 2.0]]]])
     x = torch.tensor([[[[1.0, 0.0]]]])
     p = [0.5, 1 / (1 + math.exp(-2.0))]
     expected = -(math.log(p[0]) + math.log(1 - p[1]))
-    assert torch.allclose(reconstruction_loss(logits, x), torch.tensor([expected]), atol=1e-6)
+    assert torch.allclose(reconstruction_loss(logits, x, "sum"), torch.tensor([expected]), atol=1e-6)
+    assert torch.allclose(reconstruction_loss(logits, x, "mean"), torch.tensor([expected / 2]), atol=1e-6)
 
 
 def test_latent_loss_matches_kl_formula():

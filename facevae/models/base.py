@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytorch_lightning as pl
 
 
-class FaceModule(pl.LightningModule):
-    """A LightningModule whose checkpoints carry the run's resolved config (primitives only).
+@dataclass
+class NoLossOptions:
+    """Schema of a loss config with no options beyond its name."""
 
-    eval.py rebuilds data and model from it, so a checkpoint is enough to re-evaluate a run, and
+    name: str = ""
+
+
+class FaceModule(pl.LightningModule):
+    """A facevae model: its loss schema, its figures, and checkpoints that carry the run config.
+
+    Subclasses set `loss_schema` (a dataclass: the keys and types their `loss` config may hold,
+    checked before any work) and override `make_figures`. Checkpoints carry the resolved run config
+    (primitives only), so eval.py can rebuild data and model from a checkpoint alone and
     `torch.load(path, weights_only=True)` still loads it.
     """
 
+    loss_schema: type = NoLossOptions
     facevae_config: dict | None = None
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.facevae_config is not None:
             checkpoint["facevae_config"] = self.facevae_config
+
+    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
+        """Draw this model's figures from `loader` (the test split) into out_dir; return their numbers."""
+        return {}, []

@@ -6,9 +6,17 @@ import torch
 import torch.nn.functional as F
 
 
-def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """RL (§2.4): binary cross-entropy between input pixels y and decoded p = sigmoid(logits), summed over pixels."""
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """RL (§2.4): binary cross-entropy between input pixels y and decoded p = sigmoid(logits), per image.
+
+    `reduction="mean"` averages over pixels as Keras/TensorFlow's binary cross-entropy does (the
+    paper's framework), which is what makes α=1, β=2, γ=10 favour classification (§3.4);
+    "sum" is the textbook ELBO, where reconstruction dominates.
+    """
+    per_pixel = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1)
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"loss.rl_reduction={reduction!r}: use 'mean' or 'sum'")
+    return per_pixel.mean(1) if reduction == "mean" else per_pixel.sum(1)
 
 
 def latent_loss(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

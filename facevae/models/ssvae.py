@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +13,17 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from .arch import build_network, count_parameters
 from .base import FaceModule
+
+
+@dataclass
+class SSVAELoss:
+    """Loss options of §2.4: L = α·RL + β·LL + γ·CL (α=1, β=2, γ=10 in §3.4)."""
+
+    name: str = "ssvae"
+    alpha: float = 1.0
+    beta: float = 2.0
+    gamma: float = 10.0
+    rl_reduction: str = "mean"  # RL over pixels: mean (Keras, the paper's framework) or sum (textbook ELBO)
 from .losses import classification_loss, latent_loss, reconstruction_loss
 
 
@@ -24,6 +37,7 @@ class SSVAE(FaceModule):
     """
 
     loss_terms = ("rl", "ll", "cl")
+    loss_schema = SSVAELoss
 
     def __init__(
         self,
@@ -58,6 +72,7 @@ class SSVAE(FaceModule):
         if math.prod(out_shape) != math.prod(self.image_shape):
             raise ValueError(f"arch.decoder={arch['decoder']!r} outputs {out_shape}, expected {self.image_shape}")
         self.alpha, self.beta, self.gamma = float(loss["alpha"]), float(loss["beta"]), float(loss["gamma"])
+        self.rl_reduction = loss.get("rl_reduction", "mean")
         self.val_acc = MulticlassAccuracy(len(classes), average="micro")
         self.test_acc = MulticlassAccuracy(len(classes), average="micro")
 
@@ -98,7 +113,7 @@ class SSVAE(FaceModule):
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
         logits = self.decode_logits(z)
         terms = {
-            "rl": reconstruction_loss(logits, x).mean(),
+            "rl": reconstruction_loss(logits, x, self.rl_reduction).mean(),
             "ll": latent_loss(mu, logvar).mean(),
             "cl": classification_loss(z[:, : self.n_axes], self.label_vectors(y)).mean(),
         }
@@ -134,3 +149,9 @@ class SSVAE(FaceModule):
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
+        """Figs. 9, 10 and 11 of §3.4."""
+        from ..figures.ssvae import make_figures
+
+        return make_figures(self, loader, classes, out_dir)

@@ -1,0 +1,1 @@
+"""Data: raw datasets -> prepared cache -> LightningDataModule."""

@@ -1,0 +1,159 @@
+"""LightningDataModule over the prepared cache, with subject-independent train/val/test splits."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .cache import PreparedData
+from .prepare import prepare
+from .splits import split_indices
+
+log = logging.getLogger(__name__)
+
+
+class FaceDataset(Dataset):
+    """(image in [0, 1] of shape 1xSxS, label, subject index, sample index) for a subset of the cache."""
+
+    def __init__(self, data: PreparedData, indices: np.ndarray):
+        self.indices = torch.as_tensor(indices, dtype=torch.long)
+        self.images = torch.from_numpy(data.images[indices]).unsqueeze(1)  # uint8, converted per batch
+        self.labels = torch.from_numpy(data.labels[indices])
+        self.subjects = torch.from_numpy(data.subjects[indices])
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        return self.images[i], self.labels[i], self.subjects[i], self.indices[i]
+
+
+class FaceDataModule(pl.LightningDataModule):
+    """Prepares (or reuses) the cache for a CK+-layout source and serves subject-disjoint splits."""
+
+    def __init__(
+        self,
+        name: str,
+        source: str,
+        root: str,
+        cache_dir: str,
+        classes: list[str],
+        image_size: int = 128,
+        crop_margin: float = 0.2,
+        apex_frames: int = 3,
+        neutral_frames: int = 1,
+        num_folds: int = 10,
+        fold: int = 0,
+        val_folds: int = 1,
+        split_seed: int = 0,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        hflip: float = 0.5,
+        prepare_workers: int = 2,
+        synth: dict | None = None,
+        progress: bool = True,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.data: PreparedData | None = None
+        self.splits: dict[str, np.ndarray] = {}
+
+    # -- Lightning hooks ---------------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        self._prepared()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.data is not None:
+            return
+        hp = self.hparams
+        self.data = self._prepared()
+        self.splits = split_indices(self.data.subjects, hp.num_folds, hp.fold, hp.val_folds, hp.split_seed)
+        self.datasets = {k: FaceDataset(self.data, idx) for k, idx in self.splits.items()}
+        sizes = ", ".join(f"{k} {len(v)} images / {len(np.unique(self.data.subjects[v]))} subjects"
+                          for k, v in self.splits.items())
+        log.info("Splits (subject-independent, fold %d of %d): %s", hp.fold, hp.num_folds, sizes)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        images, labels, subjects, index = batch
+        images = images.float().div_(255.0)
+        if self.trainer is not None and self.trainer.training and self.hparams.hflip > 0:
+            flip = torch.rand(images.shape[0], device=images.device) < self.hparams.hflip
+            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        return images, labels, subjects, index
+
+    # -- helpers -----------------------------------------------------------------------------------
+    @property
+    def classes(self) -> list[str]:
+        return list(self.hparams.classes)
+
+    @property
+    def manifest(self) -> dict:
+        assert self.data is not None, "call setup() first"
+        return self.data.manifest
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self.datasets[split]
+        if len(dataset) == 0:
+            raise RuntimeError(
+                f"the {split} split is empty: {self.data.manifest['n_subjects']} subjects are too few for "
+                f"data.num_folds={self.hparams.num_folds}; lower data.num_folds"
+            )
+        return DataLoader(
+            dataset,
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle,
+            num_workers=self.hparams.num_workers,
+            drop_last=False,
+        )
+
+    def _prepared(self) -> PreparedData:
+        hp = self.hparams
+        root = Path(hp.root)
+        extra = {}
+        if hp.source == "synth":
+            extra["synth"] = self._ensure_synth(root)
+        elif hp.source != "ckplus":
+            raise ValueError(f"data.source={hp.source!r} is not known; use 'synth' or 'ckplus'")
+        return prepare(
+            root,
+            hp.cache_dir,
+            hp.name,
+            list(hp.classes),
+            image_size=hp.image_size,
+            crop_margin=hp.crop_margin,
+            apex_frames=hp.apex_frames,
+            neutral_frames=hp.neutral_frames,
+            workers=hp.prepare_workers,
+            progress=hp.progress,
+            extra_manifest=extra,
+        )
+
+    def _ensure_synth(self, root: Path) -> dict:
+        """Generate the synthetic CK+ into `root` unless a complete tree with the same spec is there."""
+        from dataclasses import asdict
+
+        from .synth import SynthSpec, generate_synth
+
+        spec = asdict(SynthSpec(**(self.hparams.synth or {})))
+        stamp = root / "synth_spec.json"  # written by generate_synth once the tree is complete
+        if not (stamp.is_file() and json.loads(stamp.read_text()).get("spec") == spec):
+            log.info("Generating synthetic CK+ (%d subjects, seed %d) into %s", spec["n_subjects"], spec["seed"], root)
+            summary = generate_synth(root, SynthSpec(**spec), workers=self.hparams.prepare_workers,
+                                     progress=self.hparams.progress)
+            log.info("Generated %d frames at %.0f frames/s", summary["n_frames"], summary["frames_per_s"])
+        return spec

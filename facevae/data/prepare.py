@@ -1,0 +1,191 @@
+"""Raw dataset -> prepared cache: select samples (§1.1), crop the face, 128x128 grey, manifest."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .cache import PreparedData, cache_key, load_cache, source_fingerprint, write_cache
+from .ckplus import Sample, read_landmarks, select_samples
+from ..progress import progress_iter
+
+log = logging.getLogger(__name__)
+
+# Columns of the synthetic factors.csv that identify a frame rather than describe it.
+_ID_COLUMNS = {"subject", "sequence", "frame", "path"}
+
+
+class DataError(RuntimeError):
+    """Nothing usable could be prepared; the message says what facevae expected."""
+
+
+def crop_by_landmarks(image: np.ndarray, landmarks: np.ndarray, size: int, margin: float) -> np.ndarray:
+    """Square crop around the 68-point box, widened by `margin` of its side on each side, resized."""
+    x0, y0 = landmarks.min(axis=0)
+    x1, y1 = landmarks.max(axis=0)
+    side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    # The 68 points stop at the brows: shift the box up a little so the forehead is in the crop.
+    cy -= 0.08 * side
+    left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
+    side_px = int(round(side))
+    h, w = image.shape
+    pad = max(0, -left, -top, left + side_px - w, top + side_px - h)
+    if pad:
+        image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        left, top = left + pad, top + pad
+    crop = image[top : top + side_px, left : left + side_px]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _crop_one(args: tuple[str, str | None, int, float]) -> tuple[np.ndarray | None, str | None]:
+    """Worker: read one frame as grey and crop it; returns (crop, None) or (None, reason)."""
+    path, landmarks_path, size, margin = args
+    image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        return None, "unreadable or corrupt image file"
+    if landmarks_path is None:
+        return None, "no Landmarks file for this frame (needed by data.crop=landmarks)"
+    try:
+        points = read_landmarks(Path(landmarks_path))
+    except ValueError as exc:
+        return None, str(exc).split(": ", 1)[1]
+    return crop_by_landmarks(image, points, size, margin), None
+
+
+def read_factors(root: Path) -> tuple[list[str], dict[tuple[str, str, int], list[float]]]:
+    """Ground-truth factors per (subject, sequence, frame) from factors.csv, if the source has one."""
+    file = root / "factors.csv"
+    if not file.is_file():
+        return [], {}
+    with file.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        names = [c for c in reader.fieldnames or [] if c not in _ID_COLUMNS]
+        table = {
+            (row["subject"], row["sequence"], int(row["frame"])): [float(row[c]) for c in names] for row in reader
+        }
+    return names, table
+
+
+def prepare(
+    root: str | Path,
+    cache_dir: str | Path,
+    name: str,
+    classes: list[str],
+    image_size: int = 128,
+    crop_margin: float = 0.2,
+    apex_frames: int = 3,
+    neutral_frames: int = 1,
+    workers: int = 2,
+    progress: bool = True,
+    extra_manifest: dict | None = None,
+) -> PreparedData:
+    """Return the prepared data for `root`, reusing the cache when its inputs are unchanged."""
+    root = Path(root)
+    selection = select_samples(root, classes, apex_frames, neutral_frames)
+    options = {
+        "name": name,
+        "classes": list(classes),
+        "image_size": image_size,
+        "crop": "landmarks",
+        "crop_margin": crop_margin,
+        "apex_frames": apex_frames,
+        "neutral_frames": neutral_frames,
+    }
+    inputs = [s.path for s in selection.samples] + [s.landmarks for s in selection.samples if s.landmarks]
+    if (root / "factors.csv").is_file():
+        inputs.append(root / "factors.csv")
+    key = cache_key(options, source_fingerprint(inputs))
+    folder = Path(cache_dir) / name
+    cached = load_cache(folder, key)
+    if cached is not None:
+        log.info("Reusing prepared cache %s (key %s)", folder, key)
+        return cached
+    start = time.perf_counter()
+    data = _build(root, selection.samples, selection.skips, options, workers, progress)
+    data.manifest.update(
+        {
+            "cache_key": key,
+            "source_root": str(root.resolve()),
+            "seconds": round(time.perf_counter() - start, 2),
+            **(extra_manifest or {}),
+        }
+    )
+    write_cache(folder, data)
+    log.info("Prepared %d images into %s in %.1fs", len(data.labels), folder, data.manifest["seconds"])
+    return data
+
+
+def _build(
+    root: Path, samples: list[Sample], skips: list[tuple[str, str]], options: dict, workers: int, progress: bool
+) -> PreparedData:
+    jobs = [(str(s.path), str(s.landmarks) if s.landmarks else None, options["image_size"], options["crop_margin"])
+            for s in samples]
+    chunks = max(1, len(jobs) // (workers * 8))
+    if workers > 1 and len(jobs) > 64:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(progress_iter(pool.map(_crop_one, jobs, chunksize=chunks), len(jobs), "Preparing", progress))
+    else:
+        results = list(progress_iter(map(_crop_one, jobs), len(jobs), "Preparing", progress))
+    factor_names, factor_table = read_factors(root)
+    kept, crops = [], []
+    skips = list(skips)
+    for sample, (crop, reason) in zip(samples, results):
+        if crop is None:
+            skips.append((str(sample.path), reason))
+            continue
+        kept.append(sample)
+        crops.append(crop)
+    if not kept:
+        raise DataError(
+            f"{root}: no usable image among {len(samples)} selected frames; first problems: "
+            + "; ".join(f"{f}: {r}" for f, r in skips[:3])
+        )
+    classes = options["classes"]
+    subjects = sorted({s.subject for s in kept})
+    subject_index = {s: i for i, s in enumerate(subjects)}
+    factors = np.zeros((len(kept), len(factor_names)), np.float32)
+    missing = 0
+    for i, s in enumerate(kept):
+        row = factor_table.get((s.subject, s.sequence, s.frame))
+        if row is not None:
+            factors[i] = row
+        elif factor_names:
+            missing += 1
+    if missing:
+        log.warning("%d prepared frames have no row in %s/factors.csv (factors left at 0)", missing, root)
+    labels = np.array([classes.index(s.label) for s in kept], np.int64)
+    manifest = {
+        **options,
+        "classes": list(classes),
+        "n_images": len(kept),
+        "n_subjects": len(subjects),
+        "subjects": subjects,
+        "per_class": {c: int(n) for c, n in zip(classes, np.bincount(labels, minlength=len(classes)))},
+        "per_subject": dict(Counter(s.subject for s in kept)),
+        "factor_names": factor_names,
+        "n_skipped": len(skips),
+        "skips_by_reason": dict(Counter(_reason_kind(r) for _, r in skips)),
+        "skips": [{"file": f, "reason": r} for f, r in skips],
+    }
+    return PreparedData(
+        images=np.stack(crops),
+        labels=labels,
+        subjects=np.array([subject_index[s.subject] for s in kept], np.int64),
+        sequences=np.array([s.sequence for s in kept]),
+        frames=np.array([s.frame for s in kept], np.int64),
+        factors=factors,
+        manifest=manifest,
+    )
+
+
+def _reason_kind(reason: str) -> str:
+    """Group reasons that differ only by a quoted name (e.g. the class) for the summary counts."""
+    return reason.split(" (")[0]

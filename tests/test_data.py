@@ -1,0 +1,122 @@
+"""CK+ layout round trip, sample selection (§1.1), the prepared cache's reuse and invalidation."""
+
+import csv
+import json
+from collections import defaultdict
+
+import cv2
+import numpy as np
+import pytest
+
+from facevae.data.cache import load_cache
+from facevae.data.ckplus import LayoutError, read_emotion, read_landmarks, scan_sequences, select_samples
+from facevae.data.labels import CKPLUS_CODES, PAPER_CLASSES
+from facevae.data.prepare import crop_by_landmarks, prepare
+
+
+def factor_rows(root):
+    with (root / "factors.csv").open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_layout_round_trip(smoke_tree):
+    """What the generator wrote (factors.csv) is what the reader reads back."""
+    rows = factor_rows(smoke_tree)
+    truth = defaultdict(list)
+    for r in rows:
+        truth[(r["subject"], r["sequence"])].append(r)
+    sequences, skips = scan_sequences(smoke_tree)
+    assert skips == []
+    assert {(s.subject, s.sequence) for s in sequences} == set(truth)
+    for seq in sequences:
+        frames = truth[(seq.subject, seq.sequence)]
+        assert len(seq.frames) == len(frames)
+        labelled = frames[0]["labelled"] == "1"
+        assert (seq.emotion is not None) == labelled
+        if labelled:
+            assert seq.emotion == int(float(frames[0]["emotion"]))
+            assert seq.emotion_file.name.startswith(seq.frames[-1].stem)
+        first = read_landmarks(smoke_tree / "Landmarks" / seq.subject / seq.sequence /
+                               f"{seq.frames[0].stem}_landmarks.txt")
+        last = read_landmarks(smoke_tree / "Landmarks" / seq.subject / seq.sequence /
+                              f"{seq.frames[-1].stem}_landmarks.txt")
+        assert first.shape == (68, 2) and (first[:, 0] < 640).all() and (first[:, 1] < 490).all()
+        assert np.abs(first - last).max() > 1.0  # the expression moved the landmarks
+
+
+def test_selection_follows_the_paper(smoke_tree):
+    sequences, _ = scan_sequences(smoke_tree)
+    sel = select_samples(smoke_tree, PAPER_CLASSES, apex_frames=3, neutral_frames=1)
+    labelled_in = [s for s in sequences if s.emotion is not None and CKPLUS_CODES[s.emotion] in PAPER_CLASSES]
+    labels = [s.label for s in sel.samples]
+    assert labels.count("neutral") == len(sequences)
+    assert len(sel.samples) == len(sequences) + 3 * len(labelled_in)
+    fear = [s for s in sequences if s.emotion == 4]
+    reasons = [r for _, r in sel.skips]
+    assert reasons.count("class 'fear' is not in data.classes") == 3 * len(fear)
+    unlabelled = [s for s in sequences if s.emotion is None]
+    assert sum("unlabelled sequence" in r for r in reasons) == len(unlabelled)
+
+
+def test_emotion_file_errors_name_the_file(tmp_path):
+    good, bad, out = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"
+    good.write_text("   3.0000000e+00\n")
+    bad.write_text("happy\n")
+    out.write_text("   9.0000000e+00\n")
+    assert read_emotion(good) == 3
+    with pytest.raises(ValueError, match="b.txt: expected one number"):
+        read_emotion(bad)
+    with pytest.raises(ValueError, match="outside CK"):
+        read_emotion(out)
+
+
+def test_missing_layout_is_explained(tmp_path):
+    with pytest.raises(LayoutError, match="cohn-kanade-images"):
+        scan_sequences(tmp_path)
+
+
+def test_crop_is_square_and_sized():
+    image = np.zeros((490, 640), np.uint8)
+    cv2.rectangle(image, (300, 200), (340, 260), 255, -1)
+    points = np.array([[300, 200], [340, 260]] * 34, np.float32)
+    crop = crop_by_landmarks(image, points, 128, margin=0.2)
+    assert crop.shape == (128, 128) and crop.dtype == np.uint8
+    assert crop[64, 64] == 255 and crop[2, 2] == 0
+    # a face at the border is padded, not shifted
+    edge = crop_by_landmarks(image, points - [290, 190], 128, margin=0.2)
+    assert edge.shape == (128, 128)
+
+
+def test_cache_reused_then_rebuilt_when_inputs_change(smoke_tree, tmp_path, caplog):
+    kwargs = dict(cache_dir=tmp_path / "cache", name="t", classes=list(PAPER_CLASSES), workers=2, progress=False)
+    first = prepare(smoke_tree, **kwargs)
+    manifest = json.loads((tmp_path / "cache" / "t" / "manifest.json").read_text())
+    assert manifest["n_images"] == len(first.labels) == first.images.shape[0]
+    assert first.images.dtype == np.uint8 and first.images.shape[1:] == (128, 128)
+    assert sum(manifest["per_class"].values()) == manifest["n_images"]
+    assert manifest["skips_by_reason"]["class 'fear' is not in data.classes"] > 0
+    assert "au12" in first.factor_names and first.factors.shape == (len(first.labels), len(first.factor_names))
+
+    caplog.set_level("INFO")
+    again = prepare(smoke_tree, **kwargs)
+    assert "Reusing prepared cache" in caplog.text
+    assert again.manifest["cache_key"] == first.manifest["cache_key"]
+
+    # an option change rebuilds
+    margin = prepare(smoke_tree, **{**kwargs, "crop_margin": 0.3})
+    assert margin.manifest["cache_key"] != first.manifest["cache_key"]
+    assert not np.array_equal(margin.images, first.images)
+
+    # an input change rebuilds: corrupt one selected frame -> it is skipped and listed
+    victim = sorted((smoke_tree / "cohn-kanade-images").rglob("*.png"))[0]
+    original = victim.read_bytes()
+    try:
+        victim.write_bytes(b"not a png")
+        broken = prepare(smoke_tree, **kwargs)
+        assert broken.manifest["cache_key"] != first.manifest["cache_key"]
+        assert len(broken.labels) == len(first.labels) - 1
+        assert {"file": str(victim), "reason": "unreadable or corrupt image file"} in broken.manifest["skips"]
+        assert load_cache(tmp_path / "cache" / "t", broken.manifest["cache_key"]) is not None
+    finally:
+        victim.write_bytes(original)
+    assert not list((tmp_path / "cache").glob(".t.*"))  # no temporary folders left behind
