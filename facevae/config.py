@@ -86,6 +86,12 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
 
+def import_target(path: str):
+    """The class or function a dotted `_target_` path names."""
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
 def _check_loss(loss: DictConfig, schema: type | None) -> None:
     """The loss config against the model's own loss schema (each model declares its terms)."""
     if schema is None:
@@ -102,11 +108,11 @@ def _check_target(section: str, node: DictConfig, ignore: tuple[str, ...] = ()):
     target = node.get("_target_")
     if target is None:
         raise ConfigError(f"config error at '{section}': no _target_ (which class to build)")
-    module, _, name = target.rpartition(".")
     try:
-        obj = getattr(importlib.import_module(module), name)
+        obj = import_target(target)
     except (ImportError, AttributeError):
         raise ConfigError(f"config error at '{section}._target_': cannot import {target!r}") from None
+    name = obj.__name__
     init = obj.__init__ if inspect.isclass(obj) else obj
     params = inspect.signature(init).parameters
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):

@@ -7,6 +7,7 @@ import logging
 import math
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -14,15 +15,24 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from .config import MODEL_META_KEYS, validate
+from .config import MODEL_META_KEYS, import_target, validate
 from .provenance import write_run_record
 
 log = logging.getLogger("facevae")
+# Lightning 2.6 calls a torch pytree API that torch 2.13 deprecates; harmless, and noise in every run.
+warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
 
 
 def build_datamodule(cfg: DictConfig):
-    """The configured LightningDataModule (not yet prepared)."""
-    return instantiate(cfg.data, _convert_="all")
+    """The configured LightningDataModule (not yet prepared).
+
+    A model class may name the DataModule it needs in `datamodule_target` (the siamese comparator
+    trains on pairs); the data config's keys then go to that class instead.
+    """
+    model_cls = import_target(cfg.model._target_)
+    target = getattr(model_cls, "datamodule_target", None)
+    data = OmegaConf.merge(cfg.data, {"_target_": target}) if target else cfg.data
+    return instantiate(data, _convert_="all")
 
 
 def build_model(cfg: DictConfig, classes: list[str]):

@@ -120,3 +120,18 @@ def test_cache_reused_then_rebuilt_when_inputs_change(smoke_tree, tmp_path, capl
     finally:
         victim.write_bytes(original)
     assert not list((tmp_path / "cache").glob(".t.*"))  # no temporary folders left behind
+
+
+def test_online_augmentation():
+    import torch
+
+    from facevae.data.datamodule import augment_batch
+
+    torch.manual_seed(0)
+    x = torch.rand(16, 1, 32, 32)
+    assert torch.equal(augment_batch(x, 0.0, 0.0, 0.0, 0.0), x)
+    flipped = augment_batch(x, 1.0, 0.0, 0.0, 0.0)
+    assert torch.equal(flipped, x.flip(-1))
+    moved = augment_batch(x, 0.0, 0.1, 10.0, 0.1)
+    assert moved.shape == x.shape and not torch.allclose(moved, x)
+    assert moved.min() >= x.min() - 1e-6 and moved.max() <= x.max() + 1e-6  # interpolation only

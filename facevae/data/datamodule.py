@@ -34,6 +34,28 @@ class FaceDataset(Dataset):
         return self.images[i], self.labels[i], self.subjects[i], self.indices[i]
 
 
+def augment_batch(images: torch.Tensor, hflip: float, shift: float, rotate: float, zoom: float) -> torch.Tensor:
+    """Online augmentation on the batch's device: random flips, then one random affine per image.
+
+    shift is a fraction of the image side, rotate in degrees, zoom a relative scale change; each is
+    the half-width of a uniform range. Done on whole batches because per-image CPU transforms would
+    cost more than the training step of the fast models.
+    """
+    n = images.shape[0]
+    if hflip > 0:
+        flip = torch.rand(n, device=images.device) < hflip
+        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+    if shift == 0 and rotate == 0 and zoom == 0:
+        return images
+    u = lambda: torch.rand(n, device=images.device) * 2 - 1  # noqa: E731  uniform in [-1, 1]
+    angle = torch.deg2rad(u() * rotate)
+    scale = 1 + u() * zoom
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, u() * 2 * shift], 1), torch.stack([sin, cos, u() * 2 * shift], 1)], 1)
+    grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(images, grid, padding_mode="border", align_corners=False)
+
+
 class FaceDataModule(pl.LightningDataModule):
     """Prepares (or reuses) the cache for a CK+-layout source and serves subject-disjoint splits."""
 
@@ -55,6 +77,9 @@ class FaceDataModule(pl.LightningDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         hflip: float = 0.5,
+        shift: float = 0.0,
+        rotate: float = 0.0,
+        zoom: float = 0.0,
         prepare_workers: int = 2,
         synth: dict | None = None,
         progress: bool = True,
@@ -91,9 +116,9 @@ class FaceDataModule(pl.LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels, subjects, index = batch
         images = images.float().div_(255.0)
-        if self.trainer is not None and self.trainer.training and self.hparams.hflip > 0:
-            flip = torch.rand(images.shape[0], device=images.device) < self.hparams.hflip
-            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        if self.trainer is not None and self.trainer.training:
+            images = augment_batch(images, self.hparams.hflip, self.hparams.shift, self.hparams.rotate,
+                                   self.hparams.zoom)
         return images, labels, subjects, index
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -148,12 +173,14 @@ class FaceDataModule(pl.LightningDataModule):
         from dataclasses import asdict
 
         from .synth import SynthSpec, generate_synth
+        from .synth.generate import GENERATOR_VERSION
 
         spec = asdict(SynthSpec(**(self.hparams.synth or {})))
         stamp = root / "synth_spec.json"  # written by generate_synth once the tree is complete
-        if not (stamp.is_file() and json.loads(stamp.read_text()).get("spec") == spec):
+        written = json.loads(stamp.read_text()) if stamp.is_file() else {}
+        if written.get("spec") != spec or written.get("generator_version") != GENERATOR_VERSION:
             log.info("Generating synthetic CK+ (%d subjects, seed %d) into %s", spec["n_subjects"], spec["seed"], root)
             summary = generate_synth(root, SynthSpec(**spec), workers=self.hparams.prepare_workers,
                                      progress=self.hparams.progress)
             log.info("Generated %d frames at %.0f frames/s", summary["n_frames"], summary["frames_per_s"])
-        return spec
+        return {**spec, "generator_version": GENERATOR_VERSION}

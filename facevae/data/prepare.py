@@ -15,6 +15,7 @@ import numpy as np
 from .cache import PreparedData, cache_key, load_cache, source_fingerprint, write_cache
 from .ckplus import Sample, read_landmarks, select_samples
 from ..progress import progress_iter
+from ..provenance import package_versions
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def prepare(
             "cache_key": key,
             "source_root": str(root.resolve()),
             "seconds": round(time.perf_counter() - start, 2),
+            "versions": package_versions(),
             **(extra_manifest or {}),
         }
     )

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
+
+from .arch import count_parameters
 
 
 @dataclass
@@ -34,3 +37,10 @@ class FaceModule(pl.LightningModule):
     def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
         """Draw this model's figures from `loader` (the test split) into out_dir; return their numbers."""
         return {}, []
+
+    def on_test_epoch_end(self) -> None:
+        self.log("model/params", float(count_parameters(self)))
+
+    def configure_optimizers(self):
+        """Adam (the paper's optimizer, §2.3/§2.4) with the model's lr and weight decay."""
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.get("weight_decay", 0.0))

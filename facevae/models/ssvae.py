@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from .arch import build_network, count_parameters
+from .arch import build_network
 from .base import FaceModule
 
 
@@ -144,11 +144,6 @@ class SSVAE(FaceModule):
     def test_step(self, batch, batch_idx):
         self._evaluate(batch, "test", self.test_acc)
 
-    def on_test_epoch_end(self) -> None:
-        self.log("model/params", float(count_parameters(self)))
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
 
     def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
         """Figs. 9, 10 and 11 of §3.4."""

@@ -33,9 +33,9 @@ EMOTION_PROTOTYPES: dict[int, dict] = {
         "optional": {17: 0.5},
         "one_of": [(0.5, {23: 0.9}), (0.5, {24: 0.9})],
     },
-    2: {  # contempt: unilateral 14 (+ a weak 12)
+    2: {  # contempt: unilateral 14 (a bilateral 12 would turn it into a faint smile)
         "required": {14: 1.0},
-        "optional": {12: 0.2},
+        "optional": {},
         "one_of": [],
     },
     3: {  # disgust: (9 or 10) (+15, +17)
@@ -170,10 +170,11 @@ def au_displacements(au: int, identity: dict[str, float]) -> np.ndarray:
         r = identity["contempt_side"] < 0
         c, ci, up, lo = (48, 60, 49, 59) if r else (54, 64, 53, 55)
         sgn = -1.0 if r else 1.0  # outward direction for that side
-        _set(d, [c], sgn * 3.0, -13.0)
-        _set(d, [ci], sgn * 2.0, -11.0)
-        _set(d, [up, lo], sgn * 1.5, -6.0)
-        _set(d, [61 if r else 63, 67 if r else 65], 0.0, -4.0)
+        # Strong enough to read at 128x128: the one-sided smirk is contempt's only cue.
+        _set(d, [c], sgn * 5.0, -19.0)
+        _set(d, [ci], sgn * 3.5, -16.0)
+        _set(d, [up, lo], sgn * 2.5, -9.0)
+        _set(d, [61 if r else 63, 67 if r else 65], 0.0, -6.0)
     elif au == 15:  # lip corners down (frown)
         _sym(d, [48], [54], -1.0, 11.0)
         _sym(d, [60], [64], -1.0, 9.0)

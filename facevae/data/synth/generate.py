@@ -42,6 +42,10 @@ JITTER_KEYS = ("jitter_x", "jitter_y", "jitter_roll")
 _LM_FMT = "%16.7e%16.7e\n" * 68  # CK+ landmark file: 68 lines "x y", 3-space padded %.7e
 
 
+# Bumped whenever the drawing changes, so trees written by an older generator are regenerated.
+GENERATOR_VERSION = 2
+
+
 @dataclass(frozen=True)
 class SynthSpec:
     """Size and randomness of a synthetic CK+ tree (same spec -> byte-identical files)."""
@@ -235,7 +239,7 @@ def generate_synth(root: str | Path, spec: SynthSpec = SynthSpec(), workers: int
             w.writerow(factor_columns())
             w.writerows(all_rows)
         (tmp / "synth_spec.json").write_text(json.dumps(
-            {"generator": "facevae.data.synth", "spec": asdict(spec), "au_numbers": list(AU_NUMBERS),
+            {"generator": "facevae.data.synth", "generator_version": GENERATOR_VERSION, "spec": asdict(spec), "au_numbers": list(AU_NUMBERS),
              "facs_intensity": "clip(ceil(5*v),1,5)"}, indent=2) + "\n")
         _replace_root(tmp, root)
     except BaseException:

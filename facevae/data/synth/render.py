@@ -316,7 +316,7 @@ def _draw_wrinkles(cv: _Canvas, ident: Mapping[str, float], lm: np.ndarray, a: d
         c = 48 if ident["contempt_side"] < 0 else 54
         sx = -1.0 if c == 48 else 1.0
         p = lm[c] + [sx * 4, 0]
-        cv.line(_smooth([p + [0, -6], p + [sx * 2, 0], p + [0, 7]], 3), _shade(skin, 0.45 * a[14]), 1.4)
+        cv.line(_smooth([p + [0, -10], p + [sx * 3, 0], p + [0, 10]], 3), _shade(skin, 0.7 * a[14]), 2.0)
     if a[15] > 0.05:  # marionette lines below the depressed corners
         for c, sx in ((48, -1.0), (54, 1.0)):
             cv.line([lm[c] + [sx * 1, 3], lm[c] + [sx * 3, 13]], _shade(skin, 0.35 * a[15]), 1.2)

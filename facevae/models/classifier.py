@@ -1,0 +1,165 @@
+"""CNN emotion classifier (§2.1): C8-C32-F256-F100-D0.5-D7; its F100 activations give the t-SNE of Fig. 6."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from .arch import build_network, parse_arch
+from .base import FaceModule
+
+log = logging.getLogger(__name__)
+
+TSNE_FEATURES = ("f100", "logits")
+
+
+@dataclass
+class ClassifierLoss:
+    """Loss options of §2.1: softmax cross-entropy over the emotion classes."""
+
+    name: str = "classifier"
+    label_smoothing: float = 0.0  # 0 = the plain cross-entropy (the paper gives no smoothing)
+
+
+def cross_entropy_loss(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Classification loss of §2.1: softmax cross-entropy of the D7 logits against the labels, per sample."""
+    return F.cross_entropy(logits, y, reduction="none", label_smoothing=label_smoothing)
+
+
+def fit_output_width(spec: str, n_classes: int) -> str:
+    """`spec` with its final dense layer D<n> set to n_classes (the paper's D7 is its 7 classes)."""
+    layers = parse_arch(spec)
+    if not layers or layers[-1].kind != "dense":
+        raise ValueError(f"arch.classifier={spec!r} must end in a dense output layer D<n> (§2.1: ...-D7)")
+    if layers[-1].units == n_classes:
+        return spec
+    tokens = spec.replace(" ", "").split("-")
+    fitted = "-".join([*tokens[:-1], f"D{n_classes}"])
+    log.warning("arch.classifier=%r ends in %s but data.classes has %d classes: using %r",
+                spec, tokens[-1], n_classes, fitted)
+    return fitted
+
+
+class Classifier(FaceModule):
+    """Image -> emotion logits through the §2.1 network; `features` is the F100 ReLU output.
+
+    Optimised with Adam (lr 1e-3, FaceModule.configure_optimizers). Other models use a trained
+    classifier as a judge of their reconstructions: load it with `Classifier.load_frozen(ckpt_path)`.
+    """
+
+    loss_schema = ClassifierLoss
+
+    def __init__(
+        self,
+        classes: list[str],
+        arch: dict,
+        loss: dict,
+        image_size: int = 128,
+        tsne_features: str = "f100",
+        tsne_seed: int = 0,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        if tsne_features not in TSNE_FEATURES:
+            raise ValueError(f"model.tsne_features={tsne_features!r}: use one of {', '.join(TSNE_FEATURES)}")
+        self.classes = list(classes)
+        self.image_shape = (1, image_size, image_size)
+        spec = fit_output_width(arch["classifier"], len(classes))
+        self.net, _ = build_network(spec, self.image_shape, arch["pool_stride"], out_activation=False,
+                                    image_size=image_size)
+        self.feature_end = self._feature_end(self.net)
+        self.label_smoothing = float(loss.get("label_smoothing", 0.0))
+        n = len(classes)
+        self.val_acc = MulticlassAccuracy(n, average="micro")
+        self.test_acc = MulticlassAccuracy(n, average="micro")
+        self.test_f1 = MulticlassF1Score(n, average="macro")
+        self.test_f1_per_class = MulticlassF1Score(n, average=None)
+
+    @staticmethod
+    def _feature_end(net: nn.Sequential) -> int:
+        """Index that splits `net` into features | head: just before the final dense layer and its dropout."""
+        end = max(i for i, m in enumerate(net) if isinstance(m, nn.Linear))
+        while end > 0 and isinstance(net[end - 1], nn.Dropout):
+            end -= 1  # D0.5 regularises the head; the F100 ReLU output is what the paper embeds
+        return end
+
+    # -- the model ---------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (the final D<n> layer) of images x in [0, 1], shape Bx1xSxS."""
+        return self.net(x)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The F100 activations (output of the last F layer's ReLU) of images x."""
+        return self.net[: self.feature_end](x)
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits from F100 activations: dropout (training only) and the output layer."""
+        return self.net[self.feature_end :](h)
+
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(t-SNE input per `tsne_features`, logits) of images x, in one pass."""
+        h = self.features(x)
+        logits = self.head(h)
+        return (logits if self.hparams.tsne_features == "logits" else h), logits
+
+    @classmethod
+    def load_frozen(cls, ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> "Classifier":
+        """A trained classifier from a facevae checkpoint, in eval mode with every weight frozen (a judge)."""
+        ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)
+        model = cls(**ckpt["hyper_parameters"])
+        model.load_state_dict(ckpt["state_dict"])
+        model.eval()
+        model.requires_grad_(False)
+        return model
+
+    # -- training ----------------------------------------------------------------------------------
+    def training_step(self, batch, batch_idx):
+        x, y, _, _ = batch
+        logits = self(x)
+        loss = cross_entropy_loss(logits, y, self.label_smoothing).mean()
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(x))
+        self.log("train/acc", (logits.argmax(1) == y).float().mean(), batch_size=len(x))
+        return loss
+
+    def _evaluate(self, batch, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y, _, _ = batch
+        logits = self(x)
+        loss = cross_entropy_loss(logits, y, self.label_smoothing).mean()
+        self.log(f"{stage}/loss", loss, batch_size=len(x))
+        return logits.argmax(1), y
+
+    def validation_step(self, batch, batch_idx):
+        pred, y = self._evaluate(batch, "val")
+        self.val_acc.update(pred, y)
+        self.log("val/acc", self.val_acc, prog_bar=True, batch_size=len(y))
+
+    def test_step(self, batch, batch_idx):
+        pred, y = self._evaluate(batch, "test")
+        self.test_acc.update(pred, y)
+        self.test_f1.update(pred, y)
+        self.test_f1_per_class.update(pred, y)
+        self.log("test/acc", self.test_acc, batch_size=len(y))
+        self.log("test/f1_macro", self.test_f1, batch_size=len(y))
+
+    def on_test_epoch_end(self) -> None:
+        metric = self.test_f1_per_class
+        seen = (metric.tp + metric.fp + metric.fn) > 0  # F1 is undefined for a class never seen nor predicted
+        for name, f1, ok in zip(self.classes, metric.compute().tolist(), seen.tolist()):
+            if ok:
+                self.log(f"test/f1_{name}", f1)
+        self.test_f1_per_class.reset()
+        super().on_test_epoch_end()  # model/params
+
+    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
+        """The confusion matrix and Fig. 6 (t-SNE of the test split's F100 activations)."""
+        from ..figures.classifier import make_figures
+
+        return make_figures(self, loader, classes, out_dir)

@@ -1,0 +1,236 @@
+"""Fader network (§2.3): an autoencoder whose decoder gets the emotion y, with an adversary on the latent z."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
+
+from .arch import build_network, count_parameters
+from .base import FaceModule
+
+
+@dataclass
+class FaderLoss:
+    """Loss options of §2.3: loss = l2·L2 + mc·P_MC + λ·adversarial term (AL = L2 − λ·log(1 − P_BC))."""
+
+    name: str = "fader"
+    l2: float = 1.0  # weight of the L2 reconstruction term
+    mc: float = 1.0  # weight of the multiclass term P_MC on the first K latent dimensions
+    adv: float = 0.1  # λ of AL (§2.3: 0.1); 0 = the discriminator trains but the encoder ignores it
+    mode: str = "paper"  # paper: binary Emotion-vs-NoEmotion adversary | lample: K-way adversary (Lample et al. 2017)
+    lambda_max: float = 1e-4  # mode=lample: λ ramps linearly from 0 to this ...
+    ramp_steps: int = 500000  # ... over this many training batches
+
+
+# -- loss terms (per sample; the caller reduces) ---------------------------------------------------
+def l2_reconstruction(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(θ(z)_dec − x)², the reconstruction term of AL (§2.3), averaged over pixels."""
+    return (x_hat - x).pow(2).flatten(1).mean(1)
+
+
+def p_mc(z_axes: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """P_MC = −y·log softmax(z) (§2.3): multiclass cross-entropy of the emotion on the first K latent dims."""
+    return F.cross_entropy(z_axes, y, reduction="none")
+
+
+def p_bc(logit: torch.Tensor, is_emotion: torch.Tensor) -> torch.Tensor:
+    """P_BC = −(y·log p + (1−y)·log(1−p)) (§2.3), p = sigmoid(D(z)): the discriminator's Emotion-vs-NoEmotion loss."""
+    return F.binary_cross_entropy_with_logits(logit, is_emotion.float(), reduction="none")
+
+
+def adversarial_term(logit: torch.Tensor, is_emotion: torch.Tensor) -> torch.Tensor:
+    """−log(1 − P_BC) of AL (§2.3), P_BC read as D's probability of the true label: BCE toward the flipped label."""
+    return F.binary_cross_entropy_with_logits(logit, 1.0 - is_emotion.float(), reduction="none")
+
+
+def lample_dis_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Latent discriminator loss of Lample et al. 2017 (cited in §2.3): cross-entropy of the K-way emotion from z."""
+    return F.cross_entropy(logits, y, reduction="none")
+
+
+def lample_adversarial_term(logits: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Encoder term of Lample et al. 2017 (cited in §2.3): cross-entropy toward a random other (flipped) class."""
+    shift = torch.randint(1, n_classes, y.shape, device=y.device)
+    return F.cross_entropy(logits, (y + shift) % n_classes, reduction="none")
+
+
+class Fader(FaceModule):
+    """Encoder x -> z (K emotion dims + `style_dims`), decoder (z, onehot(y)) -> x, latent discriminator D(z).
+
+    Reading of §2.3 (the paper states AL = (θ(z)_dec − x)² − λ·log(1 − P_BC), λ = 0.1, and no training
+    procedure): D is trained with P_BC on z.detach() to tell emotional (y ≠ neutral) from neutral faces;
+    the encoder/decoder minimise l2·L2 + mc·P_MC + λ·(−log(1 − P_BC)), where P_BC inside the log is D's
+    probability of the *true* label, so the encoder is pushed to make D wrong (the flipped-label loss of
+    Fader networks). P_MC = cross-entropy of softmax(z[:K]) ties each of the first K latent dims to one
+    emotion. mode=lample swaps in the original recipe: D predicts the K-way emotion, the encoder is
+    pushed toward a random other class, λ ramps 0 -> lambda_max over ramp_steps batches.
+    Two optimizers (autoencoder, discriminator) -> manual optimization, discriminator step first.
+    """
+
+    loss_terms = ("l2", "p_mc", "p_bc", "adv", "al")
+    loss_schema = FaderLoss
+
+    def __init__(
+        self,
+        classes: list[str],
+        arch: dict,
+        loss: dict,
+        image_size: int = 128,
+        style_dims: int = 0,
+        lr: float = 1e-3,
+        dis_lr: float = 1e-3,
+        grad_clip: float = 5.0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False  # two optimizers (NOTES §3)
+        opts = {**vars(FaderLoss()), **loss}
+        if opts["mode"] not in ("paper", "lample"):
+            raise ValueError(f"loss.mode={opts['mode']!r}: use 'paper' or 'lample'")
+        if opts["mode"] == "paper" and "neutral" not in classes:
+            raise ValueError("loss.mode=paper needs 'neutral' in data.classes (the NoEmotion side of P_BC)")
+        self.classes, self.n_classes = list(classes), len(classes)
+        self.neutral = classes.index("neutral") if "neutral" in classes else -1
+        self.mode = opts["mode"]
+        self.w_l2, self.w_mc, self.w_adv = float(opts["l2"]), float(opts["mc"]), float(opts["adv"])
+        self.lambda_max, self.ramp_steps = float(opts["lambda_max"]), int(opts["ramp_steps"])
+        self.latent_dims = self.n_classes + style_dims
+        self.image_shape = (1, image_size, image_size)
+        self.encoder, h_shape = build_network(arch["encoder"], self.image_shape, arch["pool_stride"])
+        if len(h_shape) != 1:
+            raise ValueError(f"arch.encoder={arch['encoder']!r} must end in a dense layer (F<l>)")
+        self.to_z = nn.Linear(h_shape[0], self.latent_dims)
+        self.decoder, out_shape = build_network(
+            arch["decoder"], (self.latent_dims + self.n_classes,), arch["pool_stride"], out_activation=False,
+            image_size=image_size,
+        )
+        if math.prod(out_shape) != math.prod(self.image_shape):
+            raise ValueError(f"arch.decoder={arch['decoder']!r} outputs {out_shape}, expected {self.image_shape}")
+        # The paper gives no discriminator layers: arch.discriminator plus one output unit (K for lample).
+        n_out = 1 if self.mode == "paper" else self.n_classes
+        self.discriminator, _ = build_network(f"{arch['discriminator']}-D{n_out}", (self.latent_dims,))
+        self.val_acc, self.test_acc = (MulticlassAccuracy(self.n_classes, average="micro") for _ in range(2))
+        if self.mode == "paper":
+            self.val_disc_acc, self.test_disc_acc = BinaryAccuracy(), BinaryAccuracy()
+        else:
+            self.val_disc_acc, self.test_disc_acc = (MulticlassAccuracy(self.n_classes, average="micro")
+                                                     for _ in range(2))
+
+    # -- the model ---------------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """z = θ(x)_enc (§2.3)."""
+        return self.to_z(self.encoder(x))
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] reconstructed from (z, y), y the emotion index (§2.3)."""
+        h = torch.cat([z, F.one_hot(y, self.n_classes).to(z.dtype)], dim=1)
+        return torch.sigmoid(self.decoder(h).view(z.shape[0], *self.image_shape))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Reconstruction of x with attribute y."""
+        return self.decode(self.encode(x), y)
+
+    def predict_from_latent(self, z: torch.Tensor) -> torch.Tensor:
+        """Emotion read from the latent: argmax of its first K dimensions."""
+        return z[:, : self.n_classes].argmax(1)
+
+    def dis_target(self, y: torch.Tensor) -> torch.Tensor:
+        """What D predicts: Emotion (y ≠ neutral) vs NoEmotion in paper mode, the emotion itself in lample mode."""
+        return (y != self.neutral).long() if self.mode == "paper" else y
+
+    def dis_predict(self, out: torch.Tensor) -> torch.Tensor:
+        return (out[:, 0] > 0).long() if self.mode == "paper" else out.argmax(1)
+
+    def dis_loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The discriminator's own loss: P_BC (paper) or K-way cross-entropy (lample), batch mean."""
+        if self.mode == "paper":
+            return p_bc(out[:, 0], self.dis_target(y)).mean()
+        return lample_dis_loss(out, y).mean()
+
+    def adv_weight(self) -> float:
+        """λ now; manual optimization: global_step counts both optimizers' steps, so batches = global_step // 2."""
+        return self.lambda_at(self.global_step // 2)
+
+    def lambda_at(self, batches: int) -> float:
+        """λ: constant `adv` (paper), or ramped 0 -> lambda_max over ramp_steps batches (lample)."""
+        if self.mode == "paper":
+            return self.w_adv
+        return self.lambda_max * min(1.0, batches / max(1, self.ramp_steps))
+
+    # -- losses ------------------------------------------------------------------------------------
+    def losses(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Batch means of L2, P_MC, P_BC, the adversarial term, AL = L2 + λ·adv, and loss = AL + mc·P_MC."""
+        z = self.encode(x) if z is None else z
+        x_hat = self.decode(z, y)
+        d = self.discriminator(z)
+        adv = (adversarial_term(d[:, 0], self.dis_target(y)) if self.mode == "paper"
+               else lample_adversarial_term(d, y, self.n_classes))
+        terms = {
+            "l2": l2_reconstruction(x_hat, x).mean(),
+            "p_mc": p_mc(z[:, : self.n_classes], y).mean(),
+            "p_bc": self.dis_loss(d, y),
+            "adv": adv.mean(),
+        }
+        lam = self.adv_weight()
+        terms["al"] = self.w_l2 * terms["l2"] + lam * terms["adv"]
+        terms["loss"] = terms["al"] + self.w_mc * terms["p_mc"]
+        terms["z"], terms["x_hat"], terms["d"] = z, x_hat, d
+        return terms
+
+    def _step(self, opt, loss: torch.Tensor) -> None:
+        opt.zero_grad()
+        self.manual_backward(loss)
+        self.clip_gradients(opt, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
+        opt.step()
+
+    def training_step(self, batch, batch_idx):
+        x, y, _, _ = batch
+        opt_ae, opt_dis = self.optimizers()
+        z = self.encode(x)
+        # 1) the discriminator learns to read the attribute from a fixed z
+        dis_loss = self.dis_loss(self.discriminator(z.detach()), y)
+        self._step(opt_dis, dis_loss)
+        # 2) the autoencoder: reconstruct, tie z[:K] to the emotions, fool the (just updated) discriminator
+        out = self.losses(x, y, z)
+        self._step(opt_ae, out["loss"])
+        logs = {f"train/{k}": out[k] for k in self.loss_terms}
+        logs.update({"train/dis_loss": dis_loss, "train/lambda": self.adv_weight()})
+        self.log_dict(logs, batch_size=len(x))
+        self.log("train/loss", out["loss"], prog_bar=True, batch_size=len(x))
+
+    def _evaluate(self, batch, stage: str, acc, disc_acc):
+        x, y, _, _ = batch
+        out = self.losses(x, y)
+        acc.update(self.predict_from_latent(out["z"]), y)
+        disc_acc.update(self.dis_predict(out["d"]), self.dis_target(y))
+        logs = {f"{stage}/{k}": out[k] for k in ("loss", *self.loss_terms)}
+        logs[f"{stage}/recon_mse"] = (out["x_hat"] - x).pow(2).mean()
+        self.log_dict(logs, batch_size=len(x))
+        self.log(f"{stage}/acc", acc, prog_bar=stage == "val", batch_size=len(x))
+        self.log(f"{stage}/latent_disc_acc", disc_acc, batch_size=len(x))
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val", self.val_acc, self.val_disc_acc)
+
+    def test_step(self, batch, batch_idx):
+        self._evaluate(batch, "test", self.test_acc, self.test_disc_acc)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("model/params", float(count_parameters(self)))
+
+    def configure_optimizers(self):
+        ae = [*self.encoder.parameters(), *self.to_z.parameters(), *self.decoder.parameters()]
+        return (torch.optim.Adam(ae, lr=self.hparams.lr),
+                torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.dis_lr))
+
+    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
+        """Figs. 7 and 8 of §3.3 and an attribute-swap grid."""
+        from ..figures.fader import make_figures
+
+        return make_figures(self, loader, classes, out_dir)

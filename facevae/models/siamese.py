@@ -1,0 +1,167 @@
+"""Siamese comparator (§2.2, §3.1): do two faces show the same emotion?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
+
+from .arch import build_network, count_parameters
+from .base import FaceModule
+
+PAIR_KEYS = ("p_same", "pair_subjects", "p_avg", "avg_size")  # model keys the PairDataModule takes
+
+
+@dataclass
+class ComparatorLoss:
+    """Loss options of the comparator: binary cross-entropy on "same emotion" (§3.1 pairs labelled 1/0)."""
+
+    name: str = "siamese_comparator"
+    label_smoothing: float = 0.0  # targets 1-s/2 and s/2 instead of 1 and 0
+    aux_weight: float = 0.0  # weight of an auxiliary emotion cross-entropy on each tower's features (0 = pairs only)
+
+
+def comparator_loss(logits: torch.Tensor, same: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """§3.1: binary cross-entropy between P(same emotion) = sigmoid(logit) and the pair label, per pair."""
+    target = same * (1 - label_smoothing) + 0.5 * label_smoothing
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+
+
+def auxiliary_loss(logits_a, label_a, logits_b, label_b) -> torch.Tensor:
+    """Auxiliary emotion cross-entropy on both faces of a pair (labels of §1.1), per pair; not in the paper."""
+    return 0.5 * (F.cross_entropy(logits_a, label_a, reduction="none") + F.cross_entropy(logits_b, label_b, reduction="none"))
+
+
+def standardize(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Per-image zero mean, unit variance: removes global brightness/contrast (lighting), keeps the shape."""
+    flat = x.flatten(1)
+    mean, std = flat.mean(1), flat.std(1)
+    return (x - mean[:, None, None, None]) / (std[:, None, None, None] + eps)
+
+
+class SiameseComparator(FaceModule):
+    """Shared tower f = `arch.comparator` on both faces; a linear head on [|f(a) − f(b)|, f(a)·f(b)] → P(same).
+
+    The head is symmetric in (a, b). `head='concat'` uses [f(a)+f(b), |f(a)−f(b)|] instead (also symmetric).
+    Pairs come from facevae.data.pairs.PairDataModule (`datamodule_target`), which run.py builds in place
+    of the configured data module with this model's `PAIR_KEYS` options.
+    """
+
+    datamodule_target = "facevae.data.pairs.PairDataModule"
+    datamodule_keys = PAIR_KEYS
+    loss_terms = ("bce",)
+    loss_schema = ComparatorLoss
+
+    def __init__(
+        self,
+        classes: list[str],
+        arch: dict,
+        loss: dict,
+        image_size: int = 128,
+        head: str = "diff_prod",
+        standardize_input: bool = True,
+        dropout: float = 0.0,
+        p_same: float = 0.5,
+        pair_subjects: str = "cross",
+        p_avg: float = 0.25,
+        avg_size: int = 8,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        if head not in ("diff_prod", "concat"):
+            raise ValueError(f"model.head={head!r}: use 'diff_prod' or 'concat'")
+        self.classes = list(classes)
+        self.image_shape = (1, image_size, image_size)
+        # Linear last layer: signed embeddings, so |f(a) − f(b)| is not truncated by a ReLU.
+        self.tower, shape = build_network(arch["comparator"], self.image_shape, arch["pool_stride"],
+                                          out_activation=False, image_size=image_size)
+        if len(shape) != 1:
+            raise ValueError(f"arch.comparator={arch['comparator']!r} must end in a dense layer (F<l>)")
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(2 * shape[0], 1)
+        self.label_smoothing = float(loss.get("label_smoothing", 0.0))
+        self.aux_weight = float(loss.get("aux_weight", 0.0))
+        # Emotion read-out of one tower's features, used only by the auxiliary term.
+        self.aux_head = nn.Linear(shape[0], len(classes)) if self.aux_weight > 0 else None
+        self.val_acc, self.test_acc = BinaryAccuracy(), BinaryAccuracy()
+        self.val_auroc, self.test_auroc = BinaryAUROC(), BinaryAUROC()
+
+    # -- the model ---------------------------------------------------------------------------------
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Tower features of faces in [0, 1]."""
+        return self.tower(standardize(x) if self.hparams.standardize_input else x)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Logit of P(a and b show the same emotion)."""
+        return self.compare(self.embed(a), self.embed(b))
+
+    def compare(self, fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
+        """The head on two tower outputs."""
+        if self.hparams.head == "diff_prod":
+            h = torch.cat([(fa - fb).abs(), fa * fb], dim=1)
+        else:
+            h = torch.cat([fa + fb, (fa - fb).abs()], dim=1)
+        return self.head(self.dropout(h)).squeeze(1)
+
+    def p_same(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """ô(a, b) of §2.2: the probability that a and b show the same emotion."""
+        return torch.sigmoid(self(a, b))
+
+    # -- training ----------------------------------------------------------------------------------
+    def training_step(self, batch, batch_idx):
+        a, b, same, label_a, label_b = batch
+        fa, fb = self.embed(a), self.embed(b)
+        bce = comparator_loss(self.compare(fa, fb), same, self.label_smoothing).mean()
+        loss = bce
+        if self.aux_head is not None:
+            aux = auxiliary_loss(self.aux_head(fa), label_a, self.aux_head(fb), label_b).mean()
+            loss = bce + self.aux_weight * aux
+            self.log("train/aux", aux, batch_size=len(a))
+        self.log("train/bce", bce, batch_size=len(a))
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(a))
+        return loss
+
+    def _evaluate(self, batch, stage: str, acc: BinaryAccuracy, auroc: BinaryAUROC):
+        a, b, same, _, _ = batch
+        logits = self(a, b)
+        loss = comparator_loss(logits, same).mean()
+        p = torch.sigmoid(logits)
+        acc.update(p, same.long())
+        auroc.update(p, same.long())
+        self.log(f"{stage}/loss", loss, batch_size=len(a))
+        self.log(f"{stage}/acc", acc, prog_bar=stage == "val", batch_size=len(a))
+        self.log(f"{stage}/auroc", auroc, batch_size=len(a))
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val", self.val_acc, self.val_auroc)
+
+    def test_step(self, batch, batch_idx):
+        self._evaluate(batch, "test", self.test_acc, self.test_auroc)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("model/params", float(count_parameters(self)))
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
+        """Test pairs with P(same) and truth, and the score histograms of same vs different pairs."""
+        from ..figures.siamese import comparator_figures
+
+        return comparator_figures(self, loader, classes, out_dir)
+
+    # -- loading a pretrained comparator (for the siamese VAE) --------------------------------------
+    @classmethod
+    def load_frozen(cls, path: str | Path) -> "SiameseComparator":
+        """A trained comparator from its Lightning checkpoint (weights_only=True), in eval mode, no gradients."""
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model = cls(**ckpt["hyper_parameters"])
+        model.load_state_dict(ckpt["state_dict"])
+        model.eval().requires_grad_(False)
+        return model

@@ -1,0 +1,188 @@
+"""VAE with siamese support network (§2.2, Fig. 4): L = RL + β·LL − λ·log ô(x̂, ImgB)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from ..config import ConfigError
+from .arch import build_network, count_parameters
+from .base import FaceModule
+from .losses import latent_loss, reconstruction_loss
+from .siamese import PAIR_KEYS, SiameseComparator
+
+
+@dataclass
+class SiameseVAELoss:
+    """Loss options of §2.2: L = RL + β·LL − λ·log ô(x̂, ImgB); λ=0 is the plain VAE baseline."""
+
+    name: str = "siamese_vae"
+    lam: float = 0.1
+    beta: float = 1.0
+    rl_reduction: str = "mean"  # RL over pixels: mean (Keras, the paper's framework) or sum
+
+
+def siamese_loss(p_same: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """§2.2 siamese term: −log ô(x̂, ImgB) per sample (the paper writes −λ·ô; the log keeps a gradient when ô ≈ 0)."""
+    return -torch.log(p_same.clamp_min(eps))
+
+
+def _frozen_path(key: str, path: str | None, required: bool, hint: str) -> Path | None:
+    """A checkpoint path from the model config, or a one-line ConfigError naming the key and the fix."""
+    if not path:
+        if required:
+            raise ConfigError(f"config error at 'model.{key}': not set; {hint}")
+        return None
+    if not Path(path).is_file():
+        raise ConfigError(f"config error at 'model.{key}': {path}: checkpoint not found; {hint}")
+    return Path(path)
+
+
+class SiameseVAE(FaceModule):
+    """Encoder -> (μ, log σ²) -> z -> decoder, trained so a frozen comparator judges x̂ and ImgB the same emotion.
+
+    ImgB is a training face with the input's emotion from another subject (PairDataModule with p_same=1,
+    pair_subjects=cross). The comparator (`comparator_ckpt`, required) and the optional judge classifier
+    (`classifier_ckpt`) are frozen and kept out of this model's state_dict: the checkpoint holds only the VAE.
+    """
+
+    datamodule_target = "facevae.data.pairs.PairDataModule"
+    datamodule_keys = PAIR_KEYS
+    loss_terms = ("rl", "ll", "siam")
+    loss_schema = SiameseVAELoss
+
+    def __init__(
+        self,
+        classes: list[str],
+        arch: dict,
+        loss: dict,
+        image_size: int = 128,
+        latent_dims: int = 16,
+        comparator_ckpt: str | None = None,
+        classifier_ckpt: str | None = None,
+        p_same: float = 1.0,
+        pair_subjects: str = "cross",
+        p_avg: float = 0.0,
+        avg_size: int = 8,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        fix = "train one with `python train.py model=siamese_comparator` and pass model.comparator_ckpt=<run>/checkpoints/best.ckpt"
+        comparator = SiameseComparator.load_frozen(_frozen_path("comparator_ckpt", comparator_ckpt, True, fix))
+        clf_path = _frozen_path("classifier_ckpt", classifier_ckpt, False,
+                                "train one with `python train.py model=classifier` or leave it null")
+        judge = None
+        if clf_path is not None:
+            from .classifier import Classifier
+
+            judge = Classifier.load_frozen(clf_path)
+        # Frozen helpers live outside the module tree: not in state_dict, not counted, not optimised.
+        self._frozen = {"comparator": comparator, "classifier": judge}
+        self.classes = list(classes)
+        self.image_shape = (1, image_size, image_size)
+        self.encoder, h_shape = build_network(arch["encoder"], self.image_shape, arch["pool_stride"])
+        if len(h_shape) != 1:
+            raise ValueError(f"arch.encoder={arch['encoder']!r} must end in a dense layer (F<l>)")
+        self.to_mu = nn.Linear(h_shape[0], latent_dims)
+        self.to_logvar = nn.Linear(h_shape[0], latent_dims)
+        self.decoder, out_shape = build_network(
+            arch["decoder"], (latent_dims,), arch["pool_stride"], out_activation=False, image_size=image_size
+        )
+        if math.prod(out_shape) != math.prod(self.image_shape):
+            raise ValueError(f"arch.decoder={arch['decoder']!r} outputs {out_shape}, expected {self.image_shape}")
+        self.lam, self.beta = float(loss["lam"]), float(loss["beta"])
+        self.rl_reduction = loss.get("rl_reduction", "mean")
+        n = len(classes)
+        self.acc_recon, self.acc_input = MulticlassAccuracy(n, average="micro"), MulticlassAccuracy(n, average="micro")
+
+    # -- frozen helpers ----------------------------------------------------------------------------
+    def comparator(self) -> SiameseComparator:
+        """The frozen pretrained comparator, on this model's device."""
+        return self._frozen["comparator"].to(self.device)
+
+    def judge(self):
+        """The frozen §2.1 classifier (or None), on this model's device."""
+        clf = self._frozen["classifier"]
+        return None if clf is None else clf.to(self.device)
+
+    @torch.no_grad()
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """The judge classifier's predicted class for faces in [0, 1]."""
+        return self.judge()(x.to(self.device)).argmax(1).cpu()
+
+    # -- the model ---------------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        return self.to_mu(h), self.to_logvar(h).clamp(-12, 8)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z).view(z.shape[0], *self.image_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction in [0, 1] of x from its mean code."""
+        return torch.sigmoid(self.decode_logits(self.encode(x)[0]))
+
+    def losses(self, x: torch.Tensor, img_b: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
+        """Batch means of RL, LL, the siamese term and the total; z is sampled when `sample` (training)."""
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
+        logits = self.decode_logits(z)
+        recon = torch.sigmoid(logits)
+        terms = {"rl": reconstruction_loss(logits, x, self.rl_reduction).mean(), "ll": latent_loss(mu, logvar).mean()}
+        if self.lam > 0 or not sample:  # λ=0 (plain VAE) skips the comparator's backward pass
+            p_same = self.comparator().p_same(recon, img_b)
+            terms["siam"], terms["p_same"] = siamese_loss(p_same).mean(), p_same
+        else:
+            terms["siam"] = torch.zeros((), device=x.device)
+        terms["loss"] = terms["rl"] + self.beta * terms["ll"] + self.lam * terms["siam"]
+        terms["recon"] = recon
+        return terms
+
+    def training_step(self, batch, batch_idx):
+        x, img_b, _, _, _ = batch
+        out = self.losses(x, img_b, sample=True)
+        self.log_dict({f"train/{k}": out[k] for k in self.loss_terms}, batch_size=len(x))
+        self.log("train/loss", out["loss"], prog_bar=True, batch_size=len(x))
+        return out["loss"]
+
+    def _evaluate(self, batch, stage: str) -> dict[str, torch.Tensor]:
+        x, img_b, _, y, _ = batch
+        out = self.losses(x, img_b, sample=False)
+        logs = {f"{stage}/{k}": out[k] for k in ("loss", *self.loss_terms)}
+        logs[f"{stage}/recon_mse"] = (out["recon"] - x).pow(2).mean()
+        # How often the comparator judges x̂ and ImgB (same emotion, other subject) the same: what λ optimises.
+        logs[f"{stage}/comparator_acc_on_recon"] = (out["p_same"] > 0.5).float().mean()
+        self.log_dict(logs, batch_size=len(x), prog_bar=False)
+        return out
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        out = self._evaluate(batch, "test")
+        judge = self.judge()
+        if judge is not None:
+            x, _, _, y, _ = batch
+            self.acc_recon.update(judge(out["recon"]).argmax(1), y)
+            self.acc_input.update(judge(x).argmax(1), y)
+            self.log("test/classifier_acc_on_recon", self.acc_recon, batch_size=len(x))
+            self.log("test/classifier_acc_on_input", self.acc_input, batch_size=len(x))
+
+    def on_test_epoch_end(self) -> None:
+        self.log("model/params", float(count_parameters(self)))
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
+        """Inputs vs reconstructions with the judge classifier's predicted class."""
+        from ..figures.siamese import vae_figures
+
+        return vae_figures(self, loader, classes, out_dir)
