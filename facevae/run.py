@@ -133,8 +133,9 @@ def print_summary(cfg: DictConfig, metrics: dict, out_dir: Path, best: str) -> N
     table = Table(title=f"facevae: model={cfg.model.name} loss={cfg.loss.name} arch={cfg.arch.name} data={cfg.data.name}")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    keys = [k for k in ("test/acc", "test/loss", "test/rl", "test/ll", "test/cl", "test/recon_mse", "model/params",
-                        "train/images_per_s", "train/seconds") if k in metrics]
+    per_class = tuple(f"_{c}" for c in cfg.data.classes)
+    keys = [k for k in metrics if k.startswith("test/") and not k.endswith(per_class)]
+    keys += [k for k in ("model/params", "train/images_per_s", "train/seconds") if k in metrics]
     for k in keys:
         v = metrics[k]
         table.add_row(k, f"{v:,.0f}" if k == "model/params" else f"{v:.4g}")

@@ -12,7 +12,7 @@ from hydra.utils import get_class, instantiate
 import facevae.run as run
 from facevae.config import ConfigError
 from facevae.data.pairs import PairDataModule, sample_pairs
-from facevae.models.siamese import SiameseComparator, comparator_loss, standardize
+from facevae.models.siamese import SiameseComparator, auxiliary_loss, comparator_loss, standardize
 from facevae.models.siamese_vae import SiameseVAE, siamese_loss
 
 from .conftest import compose_config
@@ -70,8 +70,8 @@ def test_cross_subject_pairs_never_share_a_subject_and_any_does():
 
 @pytest.fixture(scope="module")
 def pair_dm(tmp_path_factory, data_dir):
-    cfg = compose_config(["model=siamese_comparator", "debug=smoke", "data.progress=false"],
-                         tmp_path_factory.mktemp("pdm"), data_dir)
+    cfg = compose_config(["model=siamese_comparator", "debug=smoke", "data.progress=false",
+                          "model.pair_subjects=any"], tmp_path_factory.mktemp("pdm"), data_dir)
     dm = _build_datamodule(cfg)
     assert isinstance(dm, PairDataModule)
     dm.prepare_data()
@@ -80,11 +80,15 @@ def pair_dm(tmp_path_factory, data_dir):
 
 
 def test_pair_splits_are_subject_disjoint_and_train_pairs_redrawn_per_epoch(pair_dm):
+    """Evaluation pairs are cross-subject even when training pairs may share a subject (pair_subjects=any)."""
     subj = {k: set(pair_dm.data.subjects[v]) for k, v in pair_dm.splits.items()}
     assert not (subj["train"] & subj["val"]) and not (subj["train"] & subj["test"]) and not (subj["val"] & subj["test"])
     for split, ds in pair_dm.pair_datasets.items():
         assert set(ds.subjects.numpy()) == subj[split]  # pairs stay inside their split
-        assert (ds.partner_subjects != ds.subjects).all()
+        assert set(ds.partner_subjects.numpy()) <= subj[split]
+        if split != "train":
+            assert (ds.partner_subjects != ds.anchor_subjects).all()
+    assert len(pair_dm.pair_datasets["test"]) == 4 * len(pair_dm.splits["test"])  # eval_pairs_per_image=4
     train = pair_dm.pair_datasets["train"]
     loader = pair_dm.train_dataloader()
     loader.sampler.set_epoch(0)
@@ -109,6 +113,12 @@ def test_comparator_loss_by_hand():
     assert float(smooth) == pytest.approx(np.log(2), rel=1e-5)  # the target 0.9 at p=0.5 still costs log 2
 
 
+def test_auxiliary_loss_by_hand():
+    la, lb = torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 0.0]])
+    expected = 0.5 * (np.log(1 + np.exp(-2.0)) + np.log(2))  # CE of class 0 for a, of class 1 for b
+    assert float(auxiliary_loss(la, torch.tensor([0]), lb, torch.tensor([1]))) == pytest.approx(expected, rel=1e-5)
+
+
 def test_siamese_loss_and_standardize_by_hand():
     assert siamese_loss(torch.tensor([1.0, 0.5, 0.0])).numpy() == pytest.approx([0.0, np.log(2), -np.log(1e-6)],
                                                                                 rel=1e-5)
@@ -118,9 +128,11 @@ def test_siamese_loss_and_standardize_by_hand():
 
 
 def test_comparator_is_symmetric_and_counts_parameters():
-    model = SiameseComparator(CLASSES, FAST, {"name": "siamese_comparator"}, image_size=128)
+    model = SiameseComparator(CLASSES, FAST, {"name": "siamese_comparator", "aux_weight": 0.0}, image_size=128)
     tower = (8 * 9 + 8) + (32 * 8 * 9 + 32) + (32 * 32 * 32 * 256 + 256) + (256 * 100 + 100)
     assert sum(p.numel() for p in model.parameters()) == tower + 200 + 1
+    with_aux = SiameseComparator(CLASSES, FAST, {"name": "siamese_comparator", "aux_weight": 1.0}, image_size=128)
+    assert sum(p.numel() for p in with_aux.parameters()) == tower + 200 + 1 + 100 * 7 + 7
     a, b = torch.rand(3, 1, 128, 128), torch.rand(3, 1, 128, 128)
     assert torch.allclose(model(a, b), model(b, a), atol=1e-5)
 

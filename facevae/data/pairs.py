@@ -7,7 +7,7 @@ same-emotion pairs are frames of the anchor's own sequence, so "same person, sam
 "same emotion" and a network can learn identity instead of expression. With probability `p_avg` the
 partner is the pixel mean of `avg_size` faces that share its emotion (§3.1: averaged images were
 added "to simulate the output of the autoencoder"). Training pairs are redrawn every epoch (seed,
-epoch); validation and test pairs are drawn once with a fixed seed.
+epoch); validation and test pairs are drawn once with a fixed seed, always cross-subject and never averaged.
 """
 
 from __future__ import annotations
@@ -72,8 +72,9 @@ def sample_pairs(
 class PairDataset(Dataset):
     """(image A uint8 1xSxS, image B uint8 1xSxS, same float, label A, label B) over one split."""
 
-    def __init__(self, data, indices: np.ndarray, seed: int, **options):
+    def __init__(self, data, indices: np.ndarray, seed: int, repeats: int = 1, **options):
         self.indices = np.asarray(indices)
+        self.repeats = repeats  # pairs per image: more evaluation pairs, less noisy accuracy
         self.images = torch.from_numpy(data.images[self.indices]).unsqueeze(1)
         self.labels = torch.from_numpy(data.labels[self.indices])
         self.subjects = torch.from_numpy(data.subjects[self.indices])
@@ -83,10 +84,13 @@ class PairDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         """Draw this epoch's partners: a fresh, reproducible sample per (seed, epoch)."""
         rng = np.random.default_rng([self.seed, epoch])
-        self.partners, same = sample_pairs(self.labels.numpy(), self.subjects.numpy(), rng, **self.options)
-        self.same = torch.from_numpy(same)
-        self.partner_labels = self.labels[[int(p[0]) for p in self.partners]]
-        self.partner_subjects = self.subjects[[int(p[0]) for p in self.partners]]
+        draws = [sample_pairs(self.labels.numpy(), self.subjects.numpy(), rng, **self.options) for _ in range(self.repeats)]
+        self.anchors = torch.arange(len(self.indices)).repeat(self.repeats)
+        self.partners = [p for partners, _ in draws for p in partners]
+        self.same = torch.from_numpy(np.concatenate([same for _, same in draws]))
+        first = [int(p[0]) for p in self.partners]
+        self.partner_labels, self.partner_subjects = self.labels[first], self.subjects[first]
+        self.anchor_subjects = self.subjects[self.anchors]
 
     def partner_image(self, i: int) -> torch.Tensor:
         """Partner of anchor i: one face, or the rounded pixel mean of several same-emotion faces."""
@@ -96,10 +100,11 @@ class PairDataset(Dataset):
         return self.images[torch.from_numpy(p)].float().mean(0).round().to(torch.uint8)
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self.anchors)
 
     def __getitem__(self, i: int):
-        return self.images[i], self.partner_image(i), self.same[i], self.labels[i], self.partner_labels[i]
+        a = int(self.anchors[i])
+        return self.images[a], self.partner_image(i), self.same[i], self.labels[a], self.partner_labels[i]
 
 
 class EpochSampler(RandomSampler):
@@ -122,22 +127,23 @@ class PairDataModule(FaceDataModule):
     """
 
     def __init__(self, *args, p_same: float = 0.5, pair_subjects: str = "cross", p_avg: float = 0.25,
-                 avg_size: int = 8, pair_seed: int = 0, **kwargs):
+                 avg_size: int = 8, eval_pairs_per_image: int = 1, pair_seed: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
         if pair_subjects not in PAIR_SUBJECTS:
             raise ValueError(f"model.pair_subjects={pair_subjects!r}: use one of {', '.join(PAIR_SUBJECTS)}")
         self.pair_options = dict(p_same=p_same, pair_subjects=pair_subjects, p_avg=p_avg, avg_size=avg_size)
-        self.pair_seed = pair_seed
+        self.pair_seed, self.eval_repeats = pair_seed, eval_pairs_per_image
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is not None:
             return
         super().setup(stage)
-        # Averaged partners simulate a decoder's output during training only; evaluation uses real faces.
-        eval_options = dict(self.pair_options, p_avg=0.0)
+        # Evaluation pairs are always cross-subject real faces, so every setting is scored on the same
+        # question (expression, not identity); averaged partners only simulate a decoder in training.
+        eval_options = dict(self.pair_options, p_avg=0.0, pair_subjects="cross")
         self.pair_datasets = {
-            split: PairDataset(self.data, idx, self.pair_seed + k * 1000,
-                               **(self.pair_options if split == "train" else eval_options))
+            split: PairDataset(self.data, idx, self.pair_seed + k * 1000, **(
+                dict(self.pair_options) if split == "train" else dict(eval_options, repeats=self.eval_repeats)))
             for k, (split, idx) in enumerate(self.splits.items()) if len(idx)
         }
 

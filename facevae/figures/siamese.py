@@ -36,7 +36,8 @@ def pair_grid(s: dict[str, np.ndarray], classes: list[str], path: Path, n: int =
     picks = picks.astype(int)
     cols = 4  # pairs per row
     rows = int(np.ceil(len(picks) / cols))
-    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2 * cols * 1.35, rows * 1.75), squeeze=False)
+    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2 * cols * 1.5, rows * 1.9), squeeze=False,
+                             gridspec_kw={"wspace": 0.04, "hspace": 0.45})
     for ax in axes.flat:
         ax.axis("off")
     for k, i in enumerate(picks):
@@ -51,7 +52,6 @@ def pair_grid(s: dict[str, np.ndarray], classes: list[str], path: Path, n: int =
         ax_a.text(1.02, -0.08, f"P(same)={s['p'][i]:.2f}  truth: {truth}", transform=ax_a.transAxes, ha="center",
                   va="top", fontsize=7, color=OKABE_ITO[3] if correct else OKABE_ITO[6])
     fig.suptitle("Siamese comparator on held-out subjects: test pairs (green: correct, vermillion: wrong)", fontsize=10)
-    fig.tight_layout()
     return save(fig, path)
 
 

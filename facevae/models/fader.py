@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 
-from .arch import build_network, count_parameters
+from .arch import build_network
 from .base import FaceModule
 
 
@@ -71,6 +71,8 @@ class Fader(FaceModule):
     emotion. mode=lample swaps in the original recipe: D predicts the K-way emotion, the encoder is
     pushed toward a random other class, λ ramps 0 -> lambda_max over ramp_steps batches.
     Two optimizers (autoencoder, discriminator) -> manual optimization, discriminator step first.
+    Logged: l2, p_mc, p_bc (D's loss on z), adv (−log(1 − P_BC)), al = l2·L2 + λ·adv (the paper's AL),
+    loss = al + mc·P_MC, dis_loss (D's own step, on z.detach()).
     """
 
     loss_terms = ("l2", "p_mc", "p_bc", "adv", "al")
@@ -220,9 +222,6 @@ class Fader(FaceModule):
 
     def test_step(self, batch, batch_idx):
         self._evaluate(batch, "test", self.test_acc, self.test_disc_acc)
-
-    def on_test_epoch_end(self) -> None:
-        self.log("model/params", float(count_parameters(self)))
 
     def configure_optimizers(self):
         ae = [*self.encoder.parameters(), *self.to_z.parameters(), *self.decoder.parameters()]

@@ -13,7 +13,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 from .arch import build_network, count_parameters
 from .base import FaceModule
 
-PAIR_KEYS = ("p_same", "pair_subjects", "p_avg", "avg_size")  # model keys the PairDataModule takes
+PAIR_KEYS = ("p_same", "pair_subjects", "p_avg", "avg_size", "eval_pairs_per_image")  # model keys the PairDataModule takes
 
 
 @dataclass
@@ -22,7 +22,7 @@ class ComparatorLoss:
 
     name: str = "siamese_comparator"
     label_smoothing: float = 0.0  # targets 1-s/2 and s/2 instead of 1 and 0
-    aux_weight: float = 0.0  # weight of an auxiliary emotion cross-entropy on each tower's features (0 = pairs only)
+    aux_weight: float = 1.0  # weight of an auxiliary emotion cross-entropy on each tower's features (0 = pairs only)
 
 
 def comparator_loss(logits: torch.Tensor, same: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
@@ -65,10 +65,12 @@ class SiameseComparator(FaceModule):
         head: str = "diff_prod",
         standardize_input: bool = True,
         dropout: float = 0.0,
+        tower_init: str | None = None,
         p_same: float = 0.5,
         pair_subjects: str = "cross",
         p_avg: float = 0.25,
         avg_size: int = 8,
+        eval_pairs_per_image: int = 4,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
     ):
@@ -83,10 +85,12 @@ class SiameseComparator(FaceModule):
                                           out_activation=False, image_size=image_size)
         if len(shape) != 1:
             raise ValueError(f"arch.comparator={arch['comparator']!r} must end in a dense layer (F<l>)")
+        if tower_init:
+            self._init_tower_from_classifier(tower_init)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(2 * shape[0], 1)
         self.label_smoothing = float(loss.get("label_smoothing", 0.0))
-        self.aux_weight = float(loss.get("aux_weight", 0.0))
+        self.aux_weight = float(loss.get("aux_weight", 1.0))
         # Emotion read-out of one tower's features, used only by the auxiliary term.
         self.aux_head = nn.Linear(shape[0], len(classes)) if self.aux_weight > 0 else None
         self.val_acc, self.test_acc = BinaryAccuracy(), BinaryAccuracy()
@@ -156,12 +160,23 @@ class SiameseComparator(FaceModule):
 
         return comparator_figures(self, loader, classes, out_dir)
 
+    def _init_tower_from_classifier(self, path: str) -> None:
+        """Start the tower from a trained §2.1 classifier (same C8-C32-F256-F100 prefix): its weighted layers, in order."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"model.tower_init={path}: checkpoint not found; train model=classifier first or set null")
+        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        source = [(k, v) for k, v in state.items() if k.startswith("net.")]
+        target = list(self.tower.state_dict().items())
+        if len(source) < len(target) or any(v.shape != s.shape for (_, v), (_, s) in zip(target, source)):
+            raise ValueError(f"model.tower_init={path}: its classifier layers do not match arch.comparator")
+        self.tower.load_state_dict({k: s for (k, _), (_, s) in zip(target, source)})
+
     # -- loading a pretrained comparator (for the siamese VAE) --------------------------------------
     @classmethod
     def load_frozen(cls, path: str | Path) -> "SiameseComparator":
         """A trained comparator from its Lightning checkpoint (weights_only=True), in eval mode, no gradients."""
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        model = cls(**ckpt["hyper_parameters"])
+        model = cls(**{**ckpt["hyper_parameters"], "tower_init": None})  # the weights come from the state_dict
         model.load_state_dict(ckpt["state_dict"])
         model.eval().requires_grad_(False)
         return model

@@ -69,6 +69,7 @@ class SiameseVAE(FaceModule):
         pair_subjects: str = "cross",
         p_avg: float = 0.0,
         avg_size: int = 8,
+        eval_pairs_per_image: int = 1,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
     ):

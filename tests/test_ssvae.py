@@ -1,0 +1,75 @@
+"""§2.4 model: parameter counts implied by the paper's layer sizes, neutral encodings, one paper-size step."""
+
+import pytest
+import torch
+
+from facevae.models.ssvae import SSVAE
+from facevae.run import build_model
+
+from .conftest import compose_config
+
+CLASSES = ["neutral", "anger", "contempt", "disgust", "surprise", "happiness", "sadness"]
+LOSS = {"name": "ssvae", "alpha": 1.0, "beta": 2.0, "gamma": 10.0}
+
+
+def conv(cin, cout, k=3):
+    return cin * cout * k * k + cout
+
+
+def dense(i, o):
+    return i * o + o
+
+
+def paper_count(latent):
+    encoder = conv(1, 8) + conv(8, 32) + dense(128 * 128 * 32, 256) + dense(256, 100)
+    heads = 2 * dense(100, latent)
+    decoder = (dense(latent, 8192) + conv(32, 18) + conv(18, 12) + conv(12, 6) + conv(6, 1, k=1)
+               + dense(16384, 16384))
+    return encoder + heads + decoder
+
+
+def test_paper_parameter_count(tmp_path):
+    cfg = compose_config(["arch=paper"], tmp_path, tmp_path)
+    model = build_model(cfg, CLASSES)
+    assert sum(p.numel() for p in model.parameters()) == paper_count(7)
+    style = build_model(compose_config(["arch=paper", "model.style_dims=3"], tmp_path, tmp_path), CLASSES)
+    assert sum(p.numel() for p in style.parameters()) == paper_count(10)
+
+
+@pytest.mark.slow
+def test_paper_arch_trains_one_step(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(compose_config(["arch=paper"], tmp_path, tmp_path), CLASSES)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x, y = torch.rand(2, 1, 128, 128), torch.tensor([0, 5])
+    before = model.decoder[-1].bias.detach().clone()  # the F16384 head
+    loss = model.losses(x, y, sample=True)["loss"]
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss) and not torch.equal(before, model.decoder[-1].bias)
+
+
+def fast_arch():
+    return {"pool_stride": 2, "encoder": "C8-C32-F256-F100", "decoder": "F8192-TC18,3,2-TC12,3,2-TC6,3,2-TC1,3,1"}
+
+
+def test_neutral_as_zero_label():
+    model = SSVAE(CLASSES, fast_arch(), LOSS, neutral_encoding="zero", neutral_threshold=0.5)
+    assert model.n_axes == 6
+    y = torch.tensor([0, 1, 6])
+    vectors = model.label_vectors(y)
+    assert vectors.shape == (3, 6) and vectors[0].sum() == 0 and vectors[1, 0] == 1 and vectors[2, 5] == 1
+    mu = torch.zeros(3, 6)
+    mu[1, 2], mu[2, 0] = 3.0, 0.4  # clear contempt; anger below the threshold
+    assert model.predict_from_latent(mu).tolist() == [0, 3, 0]
+
+
+def test_losses_weight_terms_as_configured():
+    torch.manual_seed(0)
+    model = SSVAE(CLASSES, fast_arch(), LOSS)
+    x, y = torch.rand(4, 1, 128, 128), torch.randint(0, 7, (4,))
+    out = model.losses(x, y, sample=False)
+    assert torch.allclose(out["loss"], out["rl"] + 2 * out["ll"] + 10 * out["cl"])
+    model.gamma = 0.0
+    again = model.losses(x, y, sample=False)
+    assert torch.allclose(again["loss"], again["rl"] + 2 * again["ll"])
