@@ -39,7 +39,10 @@ def build_model(cfg: DictConfig, classes: list[str]):
     """The configured LightningModule, given the data's class list; hyperparameters are primitives."""
     params = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k not in MODEL_META_KEYS}
     arch = OmegaConf.to_container(cfg.arch, resolve=True)
-    loss = OmegaConf.to_container(cfg.loss, resolve=True)
+    # The model's loss schema supplies defaults, so a preset file states only what it sets.
+    schema = getattr(import_target(cfg.model._target_), "loss_schema", None)
+    loss_cfg = OmegaConf.merge(OmegaConf.structured(schema), cfg.loss) if schema else cfg.loss
+    loss = OmegaConf.to_container(loss_cfg, resolve=True)
     model = instantiate(params, classes=list(classes), arch=arch, loss=loss, image_size=cfg.data.image_size,
                         _convert_="all")
     return model
