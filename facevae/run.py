@@ -31,8 +31,12 @@ def build_datamodule(cfg: DictConfig):
     """
     model_cls = import_target(cfg.model._target_)
     target = getattr(model_cls, "datamodule_target", None)
-    data = OmegaConf.merge(cfg.data, {"_target_": target}) if target else cfg.data
-    return instantiate(data, _convert_="all")
+    if not target:
+        return instantiate(cfg.data, _convert_="all")
+    # The model's pair options (model.p_same, ...) configure its DataModule too.
+    extra = {k: cfg.model[k] for k in getattr(model_cls, "datamodule_keys", ()) if k in cfg.model}
+    data = OmegaConf.merge(cfg.data, {"_target_": target})
+    return instantiate(data, _convert_="all", pair_seed=cfg.seed, **extra)
 
 
 def build_model(cfg: DictConfig, classes: list[str]):

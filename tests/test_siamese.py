@@ -1,13 +1,11 @@
 """Siamese comparator and siamese VAE (§2.2, §3.1): pair sampling, loss terms, smoke training, errors."""
 
-import inspect
 import json
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hydra.utils import get_class, instantiate
 
 import facevae.run as run
 from facevae.config import ConfigError
@@ -20,23 +18,6 @@ from .conftest import compose_config
 FAST = {"pool_stride": 2, "encoder": "C8-C32-F256-F100", "decoder": "F8192-TC18,3,2-TC12,3,2-TC6,3,2-TC1,3,1",
         "comparator": "C8-C32-F256-F100"}
 CLASSES = ["neutral", "anger", "contempt", "disgust", "surprise", "happiness", "sadness"]
-
-
-def _build_datamodule(cfg):
-    """run.build_datamodule honouring a model's `datamodule_target` (the change proposed for run.py)."""
-    model_cls = get_class(cfg.model._target_)
-    target = getattr(model_cls, "datamodule_target", None)
-    if target is None:
-        return instantiate(cfg.data, _convert_="all")
-    extra = {k: cfg.model[k] for k in getattr(model_cls, "datamodule_keys", ()) if k in cfg.model}
-    return instantiate(cfg.data, _target_=target, _convert_="all", pair_seed=cfg.seed, **extra)
-
-
-@pytest.fixture(autouse=True)
-def pair_datamodule(monkeypatch):
-    """Until run.build_datamodule honours `datamodule_target` itself, use the proposed version."""
-    if "datamodule_keys" not in inspect.getsource(run.build_datamodule):
-        monkeypatch.setattr(run, "build_datamodule", _build_datamodule)
 
 
 def _toy(n_subjects=6, per=14, seed=0):
@@ -72,7 +53,7 @@ def test_cross_subject_pairs_never_share_a_subject_and_any_does():
 def pair_dm(tmp_path_factory, data_dir):
     cfg = compose_config(["model=siamese_comparator", "debug=smoke", "data.progress=false",
                           "model.pair_subjects=any"], tmp_path_factory.mktemp("pdm"), data_dir)
-    dm = _build_datamodule(cfg)
+    dm = run.build_datamodule(cfg)
     assert isinstance(dm, PairDataModule)
     dm.prepare_data()
     dm.setup("fit")
@@ -143,10 +124,7 @@ def comparator_run(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("siam-comp")
     cfg = compose_config(["model=siamese_comparator", "debug=smoke", "data.progress=false", "trainer.max_epochs=1",
                           "callbacks.progress_bar=null"], out, data_dir)
-    with pytest.MonkeyPatch.context() as mp:
-        if "datamodule_keys" not in inspect.getsource(run.build_datamodule):
-            mp.setattr(run, "build_datamodule", _build_datamodule)
-        metrics = run.train(cfg)
+    metrics = run.train(cfg)
     return out, metrics
 
 
