@@ -36,7 +36,7 @@ class PathsSchema:
 class ArchSchema:
     name: str = "fast"
     pool_stride: int = 2
-    encoder: str = "C8-C32-F256-F100"
+    encoder: str = "C8-C32-C64-F256-F100"
     decoder: str = "F8192-TC18,3,2-TC12,3,2-TC6,3,2-TC1,3,1"
     classifier: str = "C8-C32-F256-F100-D0.5-D7"
     discriminator: str = "F256-F256"  # §2.3 latent discriminator (the paper gives no layers)

@@ -38,6 +38,18 @@ class FaceModule(pl.LightningModule):
         """Draw this model's figures from `loader` (the test split) into out_dir; return their numbers."""
         return {}, []
 
+    @classmethod
+    def load_frozen(cls, ckpt_path: str | Path, map_location: str | torch.device = "cpu", **overrides):
+        """A trained model from a facevae checkpoint (weights_only=True), in eval mode with every weight frozen.
+
+        `overrides` replace constructor arguments whose effect the state_dict supersedes.
+        """
+        ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)
+        model = cls(**{**ckpt["hyper_parameters"], **overrides})
+        model.load_state_dict(ckpt["state_dict"])
+        model.eval().requires_grad_(False)
+        return model
+
     def on_test_epoch_end(self) -> None:
         self.log("model/params", float(count_parameters(self)))
 

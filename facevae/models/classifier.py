@@ -110,16 +110,6 @@ class Classifier(FaceModule):
         logits = self.head(h)
         return (logits if self.hparams.tsne_features == "logits" else h), logits
 
-    @classmethod
-    def load_frozen(cls, ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> "Classifier":
-        """A trained classifier from a facevae checkpoint, in eval mode with every weight frozen (a judge)."""
-        ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)
-        model = cls(**ckpt["hyper_parameters"])
-        model.load_state_dict(ckpt["state_dict"])
-        model.eval()
-        model.requires_grad_(False)
-        return model
-
     # -- training ----------------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
         x, y, _, _ = batch

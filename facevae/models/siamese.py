@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
-from .arch import build_network, count_parameters
+from .arch import build_network
 from .base import FaceModule
 
 PAIR_KEYS = ("p_same", "pair_subjects", "p_avg", "avg_size", "eval_pairs_per_image")  # model keys the PairDataModule takes
@@ -148,12 +148,6 @@ class SiameseComparator(FaceModule):
     def test_step(self, batch, batch_idx):
         self._evaluate(batch, "test", self.test_acc, self.test_auroc)
 
-    def on_test_epoch_end(self) -> None:
-        self.log("model/params", float(count_parameters(self)))
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-
     def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
         """Test pairs with P(same) and truth, and the score histograms of same vs different pairs."""
         from ..figures.siamese import comparator_figures
@@ -173,10 +167,6 @@ class SiameseComparator(FaceModule):
 
     # -- loading a pretrained comparator (for the siamese VAE) --------------------------------------
     @classmethod
-    def load_frozen(cls, path: str | Path) -> "SiameseComparator":
-        """A trained comparator from its Lightning checkpoint (weights_only=True), in eval mode, no gradients."""
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        model = cls(**{**ckpt["hyper_parameters"], "tower_init": None})  # the weights come from the state_dict
-        model.load_state_dict(ckpt["state_dict"])
-        model.eval().requires_grad_(False)
-        return model
+    def load_frozen(cls, ckpt_path: str | Path, map_location: str | torch.device = "cpu", **overrides):
+        """A trained comparator, frozen; its tower weights come from the state_dict, not from tower_init."""
+        return super().load_frozen(ckpt_path, map_location, **{"tower_init": None, **overrides})

@@ -11,7 +11,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..config import ConfigError
-from .arch import build_network, count_parameters
+from .arch import build_network
 from .base import FaceModule
 from .losses import latent_loss, reconstruction_loss
 from .siamese import PAIR_KEYS, SiameseComparator
@@ -175,12 +175,6 @@ class SiameseVAE(FaceModule):
             self.acc_input.update(judge(x).argmax(1), y)
             self.log("test/classifier_acc_on_recon", self.acc_recon, batch_size=len(x))
             self.log("test/classifier_acc_on_input", self.acc_input, batch_size=len(x))
-
-    def on_test_epoch_end(self) -> None:
-        self.log("model/params", float(count_parameters(self)))
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
 
     def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
         """Inputs vs reconstructions with the judge classifier's predicted class."""
