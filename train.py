@@ -7,6 +7,9 @@ from omegaconf import DictConfig
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     from facevae.cli import run_or_exit
+    from facevae.config import validate
+
+    run_or_exit(validate, cfg)  # a bad config fails here, before torch and Lightning are imported
     from facevae.run import train
 
     metrics = run_or_exit(train, cfg)

@@ -58,3 +58,20 @@ def test_cli_reports_one_line_and_exit_2(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "facevae: error: config error at 'model.lr': expected float, got 'fast'"
+
+
+def test_invalid_model_loss_pair_names_the_valid_losses(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "train.py", "model=ssvae", "loss=adv", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "facevae: error: model=ssvae does not take loss=adv; valid: loss=ssvae"
+    assert not (tmp_path / "checkpoints").exists()  # failed before any work
+
+
+@pytest.mark.parametrize("model,preset", [("fader", "fader"), ("classifier", "classifier"), ("ssvae", "ssvae")])
+def test_leaving_out_loss_takes_the_models_default(tmp_path, model, preset):
+    cfg = compose_config([f"model={model}"], tmp_path / "out", tmp_path / "data")
+    assert cfg.loss.name == preset
+    validate(cfg)
