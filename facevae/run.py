@@ -58,6 +58,22 @@ def _callbacks_and_loggers(cfg: DictConfig) -> tuple[list, list]:
     return callbacks, loggers
 
 
+def prepare_only(cfg: DictConfig):
+    """Prepare or reuse the data cache, print its summary, write manifest.json into the run folder."""
+    from .data.summary import print_manifest_summary
+
+    out_dir = Path(cfg.paths.output_dir)
+    datamodule = build_datamodule(cfg)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    write_run_record(out_dir, cfg, datamodule.manifest)
+    (out_dir / "manifest.json").write_text(json.dumps(datamodule.manifest, indent=2))
+    print_manifest_summary(datamodule.manifest)
+    print(f"cache:    {Path(cfg.data.cache_dir) / cfg.data.name}")
+    print(f"manifest: {out_dir / 'manifest.json'}")
+    return datamodule
+
+
 def train(cfg: DictConfig) -> dict:
     """Run the whole job described by `cfg`; returns the metrics written to metrics.json."""
     validate(cfg)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # bumped when the manifest or arrays change shape
 
 
 @dataclass

@@ -139,9 +139,11 @@ def _build(
     factor_names, factor_table = read_factors(root)
     kept, crops = [], []
     skips = list(skips)
+    failed_per_class: dict[str, Counter] = {}
     for sample, (crop, reason) in zip(samples, results):
         if crop is None:
             skips.append((str(sample.path), reason))
+            failed_per_class.setdefault(sample.label, Counter())[reason] += 1
             continue
         kept.append(sample)
         crops.append(crop)
@@ -171,6 +173,8 @@ def _build(
         "n_subjects": len(subjects),
         "subjects": subjects,
         "per_class": {c: int(n) for c, n in zip(classes, np.bincount(labels, minlength=len(classes)))},
+        "found_per_class": dict(Counter(s.label for s in samples)),
+        "skipped_per_class": {c: dict(r) for c, r in failed_per_class.items()},
         "per_subject": dict(Counter(s.subject for s in kept)),
         "factor_names": factor_names,
         "n_skipped": len(skips),
