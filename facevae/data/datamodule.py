@@ -91,13 +91,15 @@ class FaceDataModule(pl.LightningDataModule):
 
     # -- Lightning hooks ---------------------------------------------------------------------------
     def prepare_data(self) -> None:
-        self._prepared()
+        # Lightning calls this on one process per node; keeping the result there only saves the
+        # second scan in setup() of that process (other ranks prepare their own in setup()).
+        self._prepared_here = self._prepared()
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is not None:
             return
         hp = self.hparams
-        self.data = self._prepared()
+        self.data = getattr(self, "_prepared_here", None) or self._prepared()
         self.splits = split_indices(self.data.subjects, hp.num_folds, hp.fold, hp.val_folds, hp.split_seed)
         self.datasets = {k: FaceDataset(self.data, idx) for k, idx in self.splits.items()}
         sizes = ", ".join(f"{k} {len(v)} images / {len(np.unique(self.data.subjects[v]))} subjects"
