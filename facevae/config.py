@@ -68,7 +68,9 @@ def validate(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"config error: '{missing[0]}' has no value; set it on the command line, e.g. {missing[0]}=...")
-    if cfg.data.get("source") != "synth" and not cfg.data.get("root"):
+    if cfg.data.get("source") == "fer2013" and not cfg.data.get("csv"):
+        raise ConfigError("config error: data=fer2013 needs data.csv=<path to fer2013.csv>")
+    if cfg.data.get("source") in ("ckplus", "folder") and not cfg.data.get("root"):
         raise ConfigError(f"config error: data={cfg.data.name} needs data.root=<folder of the dataset>")
     model = cfg.model
     if cfg.loss.name not in model.valid_losses:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_FORMAT = 2  # bumped when the manifest or arrays change shape
+CACHE_FORMAT = 3  # bumped when the manifest or arrays change shape
 
 
 @dataclass
@@ -29,6 +29,7 @@ class PreparedData:
     frames: np.ndarray  # (N,) int64
     factors: np.ndarray  # (N, F) float32; F = 0 without ground truth
     manifest: dict
+    usage: np.ndarray | None = None  # (N,) "train"/"val"/"test" where the source defines splits, else ""
 
     @property
     def classes(self) -> list[str]:
@@ -75,6 +76,7 @@ def load_cache(folder: Path, key: str | None = None) -> PreparedData | None:
         frames=arrays["frames"],
         factors=arrays["factors"],
         manifest=manifest,
+        usage=arrays["usage"] if "usage" in arrays else None,
     )
 
 
@@ -92,6 +94,7 @@ def write_cache(folder: Path, data: PreparedData) -> None:
         sequences=data.sequences,
         frames=data.frames,
         factors=data.factors,
+        usage=data.usage if data.usage is not None else np.array([""] * len(data.labels)),
     )
     # The manifest goes last: its presence marks a complete cache.
     (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2))

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .cache import PreparedData
 from .prepare import prepare
-from .splits import split_indices
+from .splits import split_indices, stratified_indices, usage_indices
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,11 @@ class FaceDataModule(pl.LightningDataModule):
         prepare_workers: int = 2,
         synth: dict | None = None,
         progress: bool = True,
+        csv: str | None = None,
+        folder_aliases: dict | None = None,
+        subject_regex: str | None = None,
+        split: str = "auto",
+        crop: str = "landmarks",
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -100,7 +105,7 @@ class FaceDataModule(pl.LightningDataModule):
             return
         hp = self.hparams
         self.data = getattr(self, "_prepared_here", None) or self._prepared()
-        self.splits = split_indices(self.data.subjects, hp.num_folds, hp.fold, hp.val_folds, hp.split_seed)
+        self.splits = self._split(self.data)
         self.datasets = {k: FaceDataset(self.data, idx) for k, idx in self.splits.items()}
         sizes = ", ".join(f"{k} {len(v)} images / {len(np.unique(self.data.subjects[v]))} subjects"
                           for k, v in self.splits.items())
@@ -148,14 +153,40 @@ class FaceDataModule(pl.LightningDataModule):
             drop_last=False,
         )
 
+    def _split(self, data: PreparedData) -> dict[str, np.ndarray]:
+        """Subject folds (default); the source's own split (FER2013 Usage); stratified image folds without ids."""
+        hp = self.hparams
+        has_usage = data.usage is not None and (data.usage != "").all()
+        mode = hp.split if hp.split != "auto" else ("usage" if has_usage else "subjects")
+        if mode == "usage":
+            if not has_usage:
+                raise ValueError(f"data.split=usage: {hp.name} defines no train/val/test split; use data.split=subjects")
+            return usage_indices(data.usage)
+        if mode == "subjects" and data.manifest["n_subjects"] < hp.num_folds:
+            log.warning("%s has %d subject ids: falling back to stratified random folds, which put the same "
+                        "person in train and test (set data.subject_regex to split by subject)",
+                        hp.name, data.manifest["n_subjects"])
+            mode = "random"
+        if mode == "random":
+            return stratified_indices(data.labels, hp.num_folds, hp.fold, hp.val_folds, hp.split_seed)
+        if mode != "subjects":
+            raise ValueError(f"data.split={hp.split!r}: use auto, subjects, usage or random")
+        return split_indices(data.subjects, hp.num_folds, hp.fold, hp.val_folds, hp.split_seed)
+
     def _prepared(self) -> PreparedData:
         hp = self.hparams
+        supported = {"synth": ("landmarks",), "ckplus": ("landmarks",), "fer2013": ("none",), "folder": ("none",)}
+        if hp.crop not in supported.get(hp.source, (hp.crop,)):
+            raise ValueError(f"data.crop={hp.crop} is not available for data.source={hp.source}; "
+                             f"use data.crop={supported[hp.source][0]}")
+        if hp.source in ("fer2013", "folder"):
+            return self._prepared_images()
         root = Path(hp.root)
         extra = {}
         if hp.source == "synth":
             extra["synth"] = self._ensure_synth(root)
         elif hp.source != "ckplus":
-            raise ValueError(f"data.source={hp.source!r} is not known; use 'synth' or 'ckplus'")
+            raise ValueError(f"data.source={hp.source!r} is not known; use synth, ckplus, fer2013 or folder")
         return prepare(
             root,
             hp.cache_dir,
@@ -169,6 +200,24 @@ class FaceDataModule(pl.LightningDataModule):
             progress=hp.progress,
             extra_manifest=extra,
         )
+
+    def _prepared_images(self) -> PreparedData:
+        """FER2013 (data.csv) or a class-folder tree (data.root) through the in-memory path."""
+        from .fer2013 import read_fer2013
+        from .folder import read_folder
+        from .prepare_images import prepare_images
+
+        hp = self.hparams
+        if hp.source == "fer2013":
+            source, read = Path(hp.csv), (lambda: read_fer2013(hp.csv, list(hp.classes)))
+            options = {}
+        else:
+            source = Path(hp.root)
+            read = lambda: read_folder(hp.root, list(hp.classes), hp.folder_aliases, hp.subject_regex)  # noqa: E731
+            options = {"folder_aliases": hp.folder_aliases, "subject_regex": hp.subject_regex}
+        if not source.exists():
+            raise FileNotFoundError(f"{source}: not found; pass data.{'csv' if hp.source == 'fer2013' else 'root'}=<path>")
+        return prepare_images(source, read, hp.cache_dir, hp.name, list(hp.classes), hp.image_size, options)
 
     def _ensure_synth(self, root: Path) -> dict:
         """Generate the synthetic CK+ into `root` unless a complete tree with the same spec is there."""

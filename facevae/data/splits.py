@@ -35,3 +35,26 @@ def split_indices(
         "val": np.flatnonzero(np.isin(folds, val)),
         "test": np.flatnonzero(folds == fold),
     }
+
+
+def stratified_indices(
+    labels: np.ndarray, num_folds: int, fold: int, val_folds: int = 1, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Folds of images, dealt per class: for sources without subject ids. The same person may then be
+    in train and test, so the scores overstate generalisation to new people."""
+    rng = np.random.default_rng(seed)
+    folds = np.empty(len(labels), np.int64)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        folds[rng.permutation(idx)] = np.arange(len(idx)) % num_folds
+    val = [(fold + 1 + k) % num_folds for k in range(val_folds)]
+    return {
+        "train": np.flatnonzero(~np.isin(folds, [fold, *val])),
+        "val": np.flatnonzero(np.isin(folds, val)),
+        "test": np.flatnonzero(folds == fold),
+    }
+
+
+def usage_indices(usage: np.ndarray) -> dict[str, np.ndarray]:
+    """The split the source itself defines (FER2013's Usage column)."""
+    return {k: np.flatnonzero(usage == k) for k in ("train", "val", "test")}
