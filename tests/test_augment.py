@@ -6,10 +6,17 @@ import cv2
 import numpy as np
 import pytest
 
-from facevae.data.augment import balance
+from facevae.data.augment import balance, opencv_threads
 from facevae.figures.data import fig1_class_distribution, fig2_augmentation_examples, fig3_augmented_distribution
 
 CLASSES = ["neutral", "anger", "contempt", "happy", "sadness"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _single_thread_opencv():
+    """Keep OpenCV's thread pool unstarted: later tests fork pools (synthetic CK+ generation)."""
+    with opencv_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,17 @@ import cv2
 import numpy as np
 import pytest
 
+from facevae.data.augment import opencv_threads
+
 from facevae.data.ckplus import IMAGE_DIR, annotation_path, read_landmarks
 from facevae.data.face_crop import DetectionStats, HaarFaceDetector, crop_face
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _single_thread_opencv():
+    """Keep OpenCV's thread pool unstarted: later tests fork pools (synthetic CK+ generation)."""
+    with opencv_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ augmentation. Only the training split should be balanced: :func:`balance` is a p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -30,6 +32,22 @@ MIN_MEAN_ABS_CHANGE = 1.0
 _MAX_REDRAWS = 8
 
 OPERATIONS = ("rotation", "perspective", "brightness_contrast")
+
+
+@contextlib.contextmanager
+def opencv_threads(n: int = 1) -> Iterator[None]:
+    """Run OpenCV with ``n`` threads inside the block, then restore the previous setting.
+
+    Why: once OpenCV has run a multi-threaded call, a process forked afterwards (a fork-based
+    process pool, DataLoader workers) deadlocks in its first OpenCV call. Single-threaded use never
+    starts OpenCV's thread pool, and on small (128×128) images it is as fast.
+    """
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def make_operation(name: str) -> A.BasicTransform:
@@ -149,8 +167,9 @@ def balance(
     src_added = np.concatenate(added_src) if added_src else np.zeros(0, np.int64)
     aug_added = np.concatenate(added_aug) if added_aug else np.zeros(0, bool)
     new = np.empty((len(src_added), *images.shape[1:]), np.uint8)
-    for j, (i, aug) in enumerate(zip(src_added, aug_added)):
-        new[j] = augment_one(transform, images[i]) if aug else images[i]
+    with opencv_threads(1):
+        for j, (i, aug) in enumerate(zip(src_added, aug_added)):
+            new[j] = augment_one(transform, images[i]) if aug else images[i]
 
     out_images = np.concatenate([images[kept], new])
     source_index = np.concatenate([kept, src_added]).astype(np.int64)

@@ -7,9 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from .style import class_colors, image_grid, plt, save
-from ..data.augment import OPERATIONS, A, make_operation
+from ..data.augment import OPERATIONS, A, make_operation, opencv_threads
 
-_OP_TITLES = {"rotation": "Rotation (≤15°)", "perspective": "Perspective", "brightness_contrast": "Brightness / contrast"}
+_OP_TITLES = {
+    "rotation": "Rotation (≤15°)",
+    "perspective": "Perspective",
+    "brightness_contrast": "Brightness / contrast",
+}
 
 
 def _distribution(labels: np.ndarray, classes: list[str], path: Path, title: str) -> Path:
@@ -22,7 +26,7 @@ def _distribution(labels: np.ndarray, classes: list[str], path: Path, title: str
     ax.set_xticks(range(len(classes)), [c.capitalize() for c in classes], rotation=30, ha="right")
     ax.set_ylabel("number of images")
     ax.set_xlabel("class")
-    ax.set_title(f"{title} (total {int(counts.sum())})")
+    ax.set_title(f"{title} (n = {int(counts.sum())})")
     ax.set_ylim(0, max(1, counts.max()) * 1.12)
     ax.spines[["top", "right"]].set_visible(False)
     return save(fig, Path(path))
@@ -30,12 +34,12 @@ def _distribution(labels: np.ndarray, classes: list[str], path: Path, title: str
 
 def fig1_class_distribution(labels: np.ndarray, classes: list[str], path: str | Path) -> Path:
     """Fig. 1: number of images per class in the prepared (un-augmented) data."""
-    return _distribution(labels, classes, Path(path), "Fig. 1: class distribution (original)")
+    return _distribution(labels, classes, Path(path), "Fig. 1: images per class, original data")
 
 
 def fig3_augmented_distribution(labels: np.ndarray, classes: list[str], path: str | Path) -> Path:
     """Number of images per class after the balancing augmentation."""
-    return _distribution(labels, classes, Path(path), "Class distribution after balancing augmentation")
+    return _distribution(labels, classes, Path(path), "Images per class after balancing augmentation")
 
 
 def fig2_augmentation_examples(images: np.ndarray, seed: int, path: str | Path, n_pairs: int = 3) -> Path:
@@ -53,8 +57,9 @@ def fig2_augmentation_examples(images: np.ndarray, seed: int, path: str | Path, 
         transform = A.Compose([make_operation(op)], seed=seed + k)
         picks = rng.choice(len(images), n_pairs, replace=len(images) < n_pairs)
         row = []
-        for i in picks:
-            row += [images[i] / 255.0, transform(image=images[i])["image"] / 255.0]
+        with opencv_threads(1):
+            for i in picks:
+                row += [images[i] / 255.0, transform(image=images[i])["image"] / 255.0]
         rows.append(row)
         labels.append(_OP_TITLES[op])
     cols = ["original", "augmented"] * n_pairs
