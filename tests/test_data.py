@@ -11,7 +11,8 @@ import pytest
 from facevae.data.cache import load_cache
 from facevae.data.ckplus import LayoutError, read_emotion, read_landmarks, scan_sequences, select_samples
 from facevae.data.labels import CKPLUS_CODES, PAPER_CLASSES
-from facevae.data.prepare import crop_by_landmarks, prepare
+from facevae.data.face_crop import crop_by_landmarks
+from facevae.data.prepare import prepare
 
 
 def factor_rows(root):
@@ -135,3 +136,23 @@ def test_online_augmentation():
     moved = augment_batch(x, 0.0, 0.1, 10.0, 0.1)
     assert moved.shape == x.shape and not torch.allclose(moved, x)
     assert moved.min() >= x.min() - 1e-6 and moved.max() <= x.max() + 1e-6  # interpolation only
+
+
+def test_haar_chain_on_a_ckplus_tree(smoke_tree, tmp_path):
+    """data.crop=[haar, landmarks] (the CK+ default): Haar finds the drawn faces, landmarks catch the rest."""
+    import shutil
+
+    tree = tmp_path / "tree"
+    shutil.copytree(smoke_tree, tree)
+    frames = sorted((tree / "cohn-kanade-images").rglob("*.png"))
+    blank = frames[0]  # a first (neutral) frame: no face to find, and its landmarks removed
+    cv2.imwrite(str(blank), np.full((490, 640), 128, np.uint8))
+    (tree / "Landmarks" / blank.parent.relative_to(tree / "cohn-kanade-images") /
+     f"{blank.stem}_landmarks.txt").unlink()
+    data = prepare(tree, tmp_path / "cache", "haar", list(PAPER_CLASSES), crop=["haar", "landmarks"],
+                   workers=2, progress=False)
+    stats = data.manifest["face_detection"]
+    assert stats["tried"]["haar"] == data.manifest["n_images"] + 1
+    assert stats["succeeded"]["haar"] / stats["tried"]["haar"] > 0.8
+    assert {"file": str(blank), "reason": "no face found by haar or landmarks"} in data.manifest["skips"]
+    assert data.manifest["crop"] == ["haar", "landmarks"]

@@ -87,7 +87,7 @@ class FaceDataModule(pl.LightningDataModule):
         folder_aliases: dict | None = None,
         subject_regex: str | None = None,
         split: str = "auto",
-        crop: str = "landmarks",
+        crop: str | list = "landmarks",
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -175,10 +175,12 @@ class FaceDataModule(pl.LightningDataModule):
 
     def _prepared(self) -> PreparedData:
         hp = self.hparams
-        supported = {"synth": ("landmarks",), "ckplus": ("landmarks",), "fer2013": ("none",), "folder": ("none",)}
-        if hp.crop not in supported.get(hp.source, (hp.crop,)):
-            raise ValueError(f"data.crop={hp.crop} is not available for data.source={hp.source}; "
-                             f"use data.crop={supported[hp.source][0]}")
+        chain = [hp.crop] if isinstance(hp.crop, str) else list(hp.crop)
+        if hp.source in ("fer2013", "folder") and chain != ["none"]:
+            raise ValueError(f"data.crop={hp.crop} is not available yet for data.source={hp.source}; use data.crop=none")
+        unknown = [m for m in chain if m not in ("haar", "landmarks", "none")]
+        if unknown:
+            raise ValueError(f"data.crop: unknown method {unknown[0]!r}; use haar, landmarks, none or a list of them")
         if hp.source in ("fer2013", "folder"):
             return self._prepared_images()
         root = Path(hp.root)
@@ -194,6 +196,7 @@ class FaceDataModule(pl.LightningDataModule):
             list(hp.classes),
             image_size=hp.image_size,
             crop_margin=hp.crop_margin,
+            crop=chain,
             apex_frames=hp.apex_frames,
             neutral_frames=hp.neutral_frames,
             workers=hp.prepare_workers,

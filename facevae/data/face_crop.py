@@ -4,7 +4,7 @@
 
 - ``"haar"``: largest frontal-face detection, a square box widened by ``margin`` of its side on each
   side, resized to ``size``×``size`` (edge-replicate padding where the box leaves the image);
-- ``"landmarks"``: :func:`facevae.data.prepare.crop_by_landmarks` around the 68 CK+ landmarks;
+- ``"landmarks"``: :func:`crop_by_landmarks` around the 68 CK+ landmarks;
 - ``"none"``: the whole image, centre-cropped to a square and resized.
 
 It returns ``(crop, method)`` or ``(None, None)`` when no method worked. :class:`DetectionStats`
@@ -19,10 +19,28 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .prepare import crop_by_landmarks
 
 METHODS = ("haar", "landmarks", "none")
 _OPENCV_HINT = "install `opencv-python-headless>=4.9,<5` (OpenCV 5.x ships no Haar cascades)"
+
+
+def crop_by_landmarks(image: np.ndarray, landmarks: np.ndarray, size: int, margin: float) -> np.ndarray:
+    """Square crop around the 68-point box, widened by `margin` of its side on each side, resized."""
+    x0, y0 = landmarks.min(axis=0)
+    x1, y1 = landmarks.max(axis=0)
+    side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    # The 68 points stop at the brows: shift the box up a little so the forehead is in the crop.
+    cy -= 0.08 * side
+    left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
+    side_px = int(round(side))
+    h, w = image.shape
+    pad = max(0, -left, -top, left + side_px - w, top + side_px - h)
+    if pad:
+        image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        left, top = left + pad, top + pad
+    crop = image[top : top + side_px, left : left + side_px]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def _cascade_dir() -> Path | None:

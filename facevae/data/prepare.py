@@ -14,6 +14,7 @@ import numpy as np
 
 from .cache import PreparedData, cache_key, load_cache, source_fingerprint, write_cache
 from .ckplus import Sample, read_landmarks, select_samples
+from .face_crop import DetectionStats, crop_face, default_detector
 from ..progress import progress_iter
 from ..provenance import package_versions
 
@@ -27,38 +28,28 @@ class DataError(RuntimeError):
     """Nothing usable could be prepared; the message says what facevae expected."""
 
 
-def crop_by_landmarks(image: np.ndarray, landmarks: np.ndarray, size: int, margin: float) -> np.ndarray:
-    """Square crop around the 68-point box, widened by `margin` of its side on each side, resized."""
-    x0, y0 = landmarks.min(axis=0)
-    x1, y1 = landmarks.max(axis=0)
-    side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    # The 68 points stop at the brows: shift the box up a little so the forehead is in the crop.
-    cy -= 0.08 * side
-    left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
-    side_px = int(round(side))
-    h, w = image.shape
-    pad = max(0, -left, -top, left + side_px - w, top + side_px - h)
-    if pad:
-        image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        left, top = left + pad, top + pad
-    crop = image[top : top + side_px, left : left + side_px]
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+def _crop_one(args: tuple[str, str | None, tuple[str, ...], int, float]) -> tuple[np.ndarray | None, str | None, bool]:
+    """Worker: read one frame as grey and crop it by the method chain.
 
-
-def _crop_one(args: tuple[str, str | None, int, float]) -> tuple[np.ndarray | None, str | None]:
-    """Worker: read one frame as grey and crop it; returns (crop, None) or (None, reason)."""
-    path, landmarks_path, size, margin = args
+    Returns (crop, method used, landmarks available) or (None, reason, landmarks available).
+    """
+    path, landmarks_path, chain, size, margin = args
     image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
     if image is None:
-        return None, "unreadable or corrupt image file"
-    if landmarks_path is None:
-        return None, "no Landmarks file for this frame (needed by data.crop=landmarks)"
-    try:
-        points = read_landmarks(Path(landmarks_path))
-    except ValueError as exc:
-        return None, str(exc).split(": ", 1)[1]
-    return crop_by_landmarks(image, points, size, margin), None
+        return None, "unreadable or corrupt image file", False
+    points, problem = None, None
+    if landmarks_path is not None and "landmarks" in chain:
+        try:
+            points = read_landmarks(Path(landmarks_path))
+        except ValueError as exc:
+            problem = str(exc).split(": ", 1)[1]
+    detector = default_detector() if "haar" in chain else None
+    crop, used = crop_face(image, chain, landmarks=points, size=size, margin=margin, detector=detector)
+    if crop is None:
+        if chain == ("landmarks",):
+            return None, problem or "no Landmarks file for this frame (needed by data.crop=landmarks)", False
+        return None, f"no face found by {' or '.join(chain)}", points is not None
+    return crop, used, points is not None
 
 
 def read_factors(root: Path) -> tuple[list[str], dict[tuple[str, str, int], list[float]]]:
@@ -82,6 +73,7 @@ def prepare(
     classes: list[str],
     image_size: int = 128,
     crop_margin: float = 0.2,
+    crop: tuple[str, ...] | list[str] | str = ("landmarks",),
     apex_frames: int = 3,
     neutral_frames: int = 1,
     workers: int = 2,
@@ -95,7 +87,7 @@ def prepare(
         "name": name,
         "classes": list(classes),
         "image_size": image_size,
-        "crop": "landmarks",
+        "crop": [crop] if isinstance(crop, str) else list(crop),
         "crop_margin": crop_margin,
         "apex_frames": apex_frames,
         "neutral_frames": neutral_frames,
@@ -128,8 +120,9 @@ def prepare(
 def _build(
     root: Path, samples: list[Sample], skips: list[tuple[str, str]], options: dict, workers: int, progress: bool
 ) -> PreparedData:
-    jobs = [(str(s.path), str(s.landmarks) if s.landmarks else None, options["image_size"], options["crop_margin"])
-            for s in samples]
+    chain = tuple(options["crop"])
+    jobs = [(str(s.path), str(s.landmarks) if s.landmarks else None, chain, options["image_size"],
+             options["crop_margin"]) for s in samples]
     chunks = max(1, len(jobs) // (workers * 8))
     if workers > 1 and len(jobs) > 64:
         with ProcessPoolExecutor(workers) as pool:
@@ -140,7 +133,11 @@ def _build(
     kept, crops = [], []
     skips = list(skips)
     failed_per_class: dict[str, Counter] = {}
-    for sample, (crop, reason) in zip(samples, results):
+    detection = DetectionStats()
+    for sample, (crop, reason, had_landmarks) in zip(samples, results):
+        readable = reason != "unreadable or corrupt image file"
+        if readable:
+            detection.record(chain, reason if crop is not None else None, had_landmarks)
         if crop is None:
             skips.append((str(sample.path), reason))
             failed_per_class.setdefault(sample.label, Counter())[reason] += 1
@@ -175,6 +172,7 @@ def _build(
         "per_class": {c: int(n) for c, n in zip(classes, np.bincount(labels, minlength=len(classes)))},
         "found_per_class": dict(Counter(s.label for s in samples)),
         "skipped_per_class": {c: dict(r) for c, r in failed_per_class.items()},
+        "face_detection": detection.to_dict(),
         "per_subject": dict(Counter(s.subject for s in kept)),
         "factor_names": factor_names,
         "n_skipped": len(skips),
