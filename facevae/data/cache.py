@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 3  # bumped when the manifest or arrays change shape
 
@@ -103,3 +108,26 @@ def write_cache(folder: Path, data: PreparedData) -> None:
         folder.rename(old)
     tmp.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def reuse_or_build(folder: Path, key: str, build: Callable[[], PreparedData], source: Path,
+                   extra_manifest: dict | None = None) -> PreparedData:
+    """The cache in `folder` when its key matches; otherwise build, stamp the manifest and write it."""
+    from ..provenance import package_versions
+
+    cached = load_cache(folder, key)
+    if cached is not None:
+        log.info("Reusing prepared cache %s (key %s)", folder, key)
+        return cached
+    start = time.perf_counter()
+    data = build()
+    data.manifest.update({
+        "cache_key": key,
+        "source_root": str(Path(source).resolve()),
+        "seconds": round(time.perf_counter() - start, 2),
+        "versions": package_versions(),
+        **(extra_manifest or {}),
+    })
+    write_cache(folder, data)
+    log.info("Prepared %d images into %s in %.1fs", len(data.labels), folder, data.manifest["seconds"])
+    return data

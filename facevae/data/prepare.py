@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -12,11 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .cache import PreparedData, cache_key, load_cache, source_fingerprint, write_cache
+from .cache import PreparedData, cache_key, reuse_or_build, source_fingerprint
 from .ckplus import Sample, read_landmarks, select_samples
 from .face_crop import DetectionStats, crop_face, default_detector
 from ..progress import progress_iter
-from ..provenance import package_versions
 
 log = logging.getLogger(__name__)
 
@@ -96,25 +94,8 @@ def prepare(
     if (root / "factors.csv").is_file():
         inputs.append(root / "factors.csv")
     key = cache_key(options, source_fingerprint(inputs))
-    folder = Path(cache_dir) / name
-    cached = load_cache(folder, key)
-    if cached is not None:
-        log.info("Reusing prepared cache %s (key %s)", folder, key)
-        return cached
-    start = time.perf_counter()
-    data = _build(root, selection.samples, selection.skips, options, workers, progress)
-    data.manifest.update(
-        {
-            "cache_key": key,
-            "source_root": str(root.resolve()),
-            "seconds": round(time.perf_counter() - start, 2),
-            "versions": package_versions(),
-            **(extra_manifest or {}),
-        }
-    )
-    write_cache(folder, data)
-    log.info("Prepared %d images into %s in %.1fs", len(data.labels), folder, data.manifest["seconds"])
-    return data
+    build = lambda: _build(root, selection.samples, selection.skips, options, workers, progress)  # noqa: E731
+    return reuse_or_build(Path(cache_dir) / name, key, build, root, extra_manifest)
 
 
 def _build(

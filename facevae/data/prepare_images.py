@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..provenance import package_versions
-from .cache import PreparedData, cache_key, load_cache, source_fingerprint, write_cache
+from .cache import PreparedData, cache_key, reuse_or_build, source_fingerprint
 from .folder import RawImages
 
 log = logging.getLogger(__name__)
@@ -48,19 +46,7 @@ def prepare_images(
     options = {"name": name, "classes": list(classes), "image_size": image_size, "crop": "none",
                **(extra_options or {})}
     key = cache_key(options, source_fingerprint(source_files(Path(source))))
-    folder = Path(cache_dir) / name
-    cached = load_cache(folder, key)
-    if cached is not None:
-        log.info("Reusing prepared cache %s (key %s)", folder, key)
-        return cached
-    start = time.perf_counter()
-    raw: RawImages = read()
-    data = from_raw(raw, options)
-    data.manifest.update({"cache_key": key, "source_root": str(Path(source).resolve()),
-                          "seconds": round(time.perf_counter() - start, 2), "versions": package_versions()})
-    write_cache(folder, data)
-    log.info("Prepared %d images into %s in %.1fs", len(data.labels), folder, data.manifest["seconds"])
-    return data
+    return reuse_or_build(Path(cache_dir) / name, key, lambda: from_raw(read(), options), Path(source))
 
 
 def from_raw(raw: RawImages, options: dict) -> PreparedData:
