@@ -156,3 +156,26 @@ def test_haar_chain_on_a_ckplus_tree(smoke_tree, tmp_path):
     assert stats["succeeded"]["haar"] / stats["tried"]["haar"] > 0.8
     assert {"file": str(blank), "reason": "no face found by haar or landmarks"} in data.manifest["skips"]
     assert data.manifest["crop"] == ["haar", "landmarks"]
+
+
+def test_balancing_augments_the_training_split_only(tmp_path, data_dir):
+    import torch
+
+    from facevae.run import build_datamodule
+
+    from .conftest import compose_config
+
+    cfg = compose_config(["debug=smoke", "data.progress=false", "data.balance=true"], tmp_path, data_dir)
+    dm = build_datamodule(cfg)
+    dm.prepare_data()
+    dm.setup("fit")
+    train = dm.datasets["train"]
+    counts = np.bincount(train.labels.numpy(), minlength=len(dm.classes))
+    emotion_counts = np.bincount(dm.data.labels[dm.splits["train"]], minlength=len(dm.classes))[1:]
+    assert (counts == emotion_counts.max()).all()  # exactly N per class, N = the largest emotion class
+    train_subjects = set(dm.data.subjects[dm.splits["train"]])
+    assert set(train.subjects.numpy()) <= train_subjects  # augmented copies keep their source's subject
+    assert len(dm.datasets["test"]) == len(dm.splits["test"])  # held-out splits untouched
+    again = build_datamodule(cfg)
+    again.setup("fit")
+    assert torch.equal(again.datasets["train"].images, train.images)  # seeded

@@ -21,10 +21,14 @@ log = logging.getLogger(__name__)
 class FaceDataset(Dataset):
     """(image in [0, 1] of shape 1xSxS, label, subject index, sample index) for a subset of the cache."""
 
-    def __init__(self, data: PreparedData, indices: np.ndarray):
+    def __init__(self, data: PreparedData, indices: np.ndarray, images: np.ndarray | None = None,
+                 labels: np.ndarray | None = None):
+        # `images`/`labels` replace the cached ones for an augmented set; `indices` then name each
+        # image's source in the cache (its subject comes from there).
         self.indices = torch.as_tensor(indices, dtype=torch.long)
-        self.images = torch.from_numpy(data.images[indices]).unsqueeze(1)  # uint8, converted per batch
-        self.labels = torch.from_numpy(data.labels[indices])
+        images = data.images[indices] if images is None else images
+        self.images = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)  # uint8, converted per batch
+        self.labels = torch.from_numpy(data.labels[indices] if labels is None else np.asarray(labels, np.int64))
         self.subjects = torch.from_numpy(data.subjects[indices])
 
     def __len__(self) -> int:
@@ -88,6 +92,9 @@ class FaceDataModule(pl.LightningDataModule):
         subject_regex: str | None = None,
         split: str = "auto",
         crop: str | list = "landmarks",
+        balance: bool = False,
+        balance_n: int | None = None,
+        balance_seed: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -107,6 +114,8 @@ class FaceDataModule(pl.LightningDataModule):
         self.data = getattr(self, "_prepared_here", None) or self._prepared()
         self.splits = self._split(self.data)
         self.datasets = {k: FaceDataset(self.data, idx) for k, idx in self.splits.items()}
+        if hp.balance:
+            self.datasets["train"] = self._balanced_train(self.splits["train"])
         sizes = ", ".join(f"{k} {len(v)} images / {len(np.unique(self.data.subjects[v]))} subjects"
                           for k, v in self.splits.items())
         log.info("Splits (subject-independent, fold %d of %d): %s", hp.fold, hp.num_folds, sizes)
@@ -152,6 +161,19 @@ class FaceDataModule(pl.LightningDataModule):
             num_workers=self.hparams.num_workers,
             drop_last=False,
         )
+
+    def _balanced_train(self, train: np.ndarray) -> FaceDataset:
+        """§1.1's balancing augmentation, on the training split only (the paper augmented before splitting,
+        which puts augmented copies of test faces into training)."""
+        from .augment import balance
+
+        hp = self.hparams
+        images, labels, source = balance(self.data.images[train], self.data.labels[train], list(hp.classes),
+                                         hp.balance_n, seed=hp.balance_seed)
+        counts = np.bincount(labels, minlength=len(hp.classes))
+        log.info("Balanced training split: %d -> %d images (%s)", len(train), len(labels),
+                 ", ".join(f"{c} {n}" for c, n in zip(hp.classes, counts)))
+        return FaceDataset(self.data, train[source], images=images, labels=labels)
 
     def _split(self, data: PreparedData) -> dict[str, np.ndarray]:
         """Subject folds (default); the source's own split (FER2013 Usage); stratified image folds without ids."""
