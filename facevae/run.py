@@ -128,16 +128,25 @@ def model_figures(model, datamodule, figures_dir: Path) -> tuple[dict[str, float
 
 
 def _data_figures(datamodule, figures_dir: Path) -> None:
-    """The data contact sheet (subjects x emotions): drawn from the synthetic tree when it has one."""
-    root = Path(datamodule.hparams.root)
-    if (root / "factors.csv").is_file():
+    """Figs. 1-3 of §1.1 (class counts, augmentation examples and counts after balancing) and, for
+    the synthetic tree, the contact sheet of subjects x emotions."""
+    from .figures.data import fig1_class_distribution, fig2_augmentation_examples, fig3_augmented_distribution
+
+    hp = datamodule.hparams
+    fig1_class_distribution(datamodule.data.labels, datamodule.classes, figures_dir / "fig1_class_distribution.png")
+    if hp.balance:
+        train = datamodule.data.images[datamodule.splits["train"]]
+        fig2_augmentation_examples(train, hp.balance_seed, figures_dir / "fig2_augmentation_examples.png")
+        fig3_augmented_distribution(datamodule.datasets["train"].labels.numpy(), datamodule.classes,
+                                    figures_dir / "fig3_augmented_distribution.png")
+    root = Path(hp.root) if hp.root else None
+    if root is not None and (root / "factors.csv").is_file():
         from .data.synth.contact_sheet import contact_sheet
 
-        target = figures_dir / "data_contact_sheet.png"
         cached = root / "data_contact_sheet.png"
         if not cached.is_file():
             contact_sheet(root, cached)
-        shutil.copyfile(cached, target)
+        shutil.copyfile(cached, figures_dir / "data_contact_sheet.png")
 
 
 def write_metrics(out_dir: Path, metrics: dict) -> Path:

@@ -31,7 +31,8 @@ def test_smoke_run_writes_every_artifact(smoke_run):
     assert written == pytest.approx({k: v for k, v in metrics.items()}, nan_ok=True)
     assert 0.0 <= written["test/acc"] <= 1.0 and written["test/recon_mse"] > 0
     figures = {p.name for p in (out / "figures").glob("*.png")}
-    expected = {"fig9_reconstructions.png", "fig10_latent_distributions.png", "data_contact_sheet.png"}
+    expected = {"fig9_reconstructions.png", "fig10_latent_distributions.png", "data_contact_sheet.png",
+                "fig1_class_distribution.png"}
     expected |= {f"fig11_traversal_{c}.png" for c in CLASSES}
     assert expected <= figures
     for name in ("config.yaml", "run_info.json", "data_manifest.json"):
