@@ -103,6 +103,8 @@ class FaceDataModule(pl.LightningDataModule):
 
     # -- Lightning hooks ---------------------------------------------------------------------------
     def prepare_data(self) -> None:
+        if self.data is not None:  # already set up in this process (train() does so before fit)
+            return
         # Lightning calls this on one process per node; keeping the result there only saves the
         # second scan in setup() of that process (other ranks prepare their own in setup()).
         self._prepared_here = self._prepared()
