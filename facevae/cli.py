@@ -9,8 +9,7 @@ from collections.abc import Callable
 from omegaconf.errors import MissingMandatoryValue
 
 from .config import ConfigError
-from .data.ckplus import LayoutError
-from .data.prepare import DataError
+from .data.errors import DataError, LayoutError
 
 USER_ERRORS = (ConfigError, LayoutError, DataError, MissingMandatoryValue, FileNotFoundError)
 

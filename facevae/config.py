@@ -72,6 +72,7 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("config error: data=fer2013 needs data.csv=<path to fer2013.csv>")
     if cfg.data.get("source") in ("ckplus", "folder") and not cfg.data.get("root"):
         raise ConfigError(f"config error: data={cfg.data.name} needs data.root=<folder of the dataset>")
+    _check_crop(cfg.data)
     model = cfg.model
     if cfg.loss.name not in model.valid_losses:
         raise ConfigError(
@@ -82,6 +83,19 @@ def validate(cfg: DictConfig) -> None:
     model_cls = _check_target("model", cfg.model, ignore=MODEL_META_KEYS)
     _check_loss(cfg.loss, getattr(model_cls, "loss_schema", None))
     _check_target("trainer", cfg.trainer)
+
+
+def _check_crop(data: DictConfig) -> None:
+    """data.crop: a method or a fallback list of haar, landmarks, none; landmarks only for CK+ layouts."""
+    crop = data.get("crop", "none")
+    chain = [crop] if isinstance(crop, str) else list(crop)
+    unknown = [m for m in chain if m not in ("haar", "landmarks", "none")]
+    if unknown or not chain:
+        raise ConfigError(f"config error at 'data.crop': unknown method {unknown[0] if unknown else '[]'!r}; "
+                          "use haar, landmarks, none or a fallback list like [haar, landmarks]")
+    if data.get("source") in ("fer2013", "folder") and "landmarks" in chain:
+        raise ConfigError(f"config error at 'data.crop': data.source={data.source} has no landmarks; "
+                          "use haar, none or [haar, none]")
 
 
 def _first_line(exc: Exception) -> str:

@@ -106,3 +106,34 @@ def test_synthetic_ckplus_detection_rate(smoke_tree: Path, detector):
         assert crop is not None and crop.shape == (64, 64)  # landmarks catch every Haar miss
     assert stats.rate("haar") >= 0.8, stats.to_dict()  # measured ≈0.96 on 100 frames
     assert stats.n_failed == 0
+
+
+def test_photo_folder_is_haar_cropped_and_faceless_photos_listed(astronaut, tmp_path):
+    """data=folder data.crop=haar on uncropped photos (JAFFE-like): the face is cut out, a faceless photo
+    is skipped by name; data.crop=[haar, none] keeps it whole instead."""
+    from facevae.data.folder import read_folder
+    from facevae.data.prepare_images import prepare_images
+
+    root = tmp_path / "photos"
+    (root / "happy").mkdir(parents=True)
+    (root / "sad").mkdir()
+    cv2.imwrite(str(root / "happy" / "KA.HA1.1.png"), astronaut)
+    cv2.imwrite(str(root / "sad" / "KA.SA1.2.png"), cv2.flip(astronaut, 1))
+    cv2.imwrite(str(root / "sad" / "KA.SA2.3.png"), np.full((300, 300), 90, np.uint8))  # no face
+    read = lambda: read_folder(root, ["happiness", "sadness"], subject_regex="jaffe")  # noqa: E731
+    haar = prepare_images(root, read, tmp_path / "cache", "haar", ["happiness", "sadness"], crop=["haar"])
+    assert haar.images.shape == (2, 128, 128)
+    assert haar.manifest["face_detection"]["rate"] == {"haar": round(2 / 3, 4)}
+    assert haar.manifest["skips"] == [{"file": str(root / "sad" / "KA.SA2.3.png"), "reason":
+                                       "no face found by haar (add 'none' to data.crop to keep the whole image)"}]
+    assert haar.manifest["found_per_class"] == {"happiness": 1, "sadness": 2}
+    assert haar.manifest["skipped_per_class"] == {"sadness": {"no face found": 1}}
+    # The crop is the face: it matches cropping the Haar box directly, not the whole 512x512 photo.
+    box = HaarFaceDetector().detect(astronaut)[0]
+    x, y, w, h = box
+    assert x > 100 and w < 200  # the face is a small part of the photo
+    whole = cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)
+    assert np.abs(haar.images[0].astype(int) - whole).mean() > 20
+    kept = prepare_images(root, read, tmp_path / "cache", "kept", ["happiness", "sadness"], crop=["haar", "none"])
+    assert len(kept.labels) == 3 and kept.manifest["n_skipped"] == 0
+    assert kept.manifest["face_detection"]["succeeded"] == {"haar": 2, "none": 1}

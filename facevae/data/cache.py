@@ -85,9 +85,33 @@ def load_cache(folder: Path, key: str | None = None) -> PreparedData | None:
     )
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def remove_stale_partials(folder: Path) -> list[Path]:
+    """Delete temporary siblings left by preparations that were killed (their process is gone)."""
+    removed = []
+    for partial in folder.parent.glob(f".{folder.name}.*-*"):
+        kind, _, pid = partial.name.rpartition("-")
+        if kind.endswith((".tmp", ".old")) and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
+            removed.append(partial)
+    if removed:
+        log.info("Removed %d partial cache folder(s) of killed preparations beside %s", len(removed), folder)
+    return removed
+
+
 def write_cache(folder: Path, data: PreparedData) -> None:
     """Write the cache atomically: build in a temporary sibling, then rename it into place."""
     folder.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(folder)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

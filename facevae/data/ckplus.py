@@ -17,15 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import LayoutError
 from .labels import CKPLUS_CODES
 
 IMAGE_DIR = "cohn-kanade-images"
 _FRAME_NAME = re.compile(r"^(?P<subject>[^_]+)_(?P<sequence>[^_]+)_(?P<frame>\d+)$")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-class LayoutError(RuntimeError):
-    """The dataset folder is not laid out as expected; the message says what was expected."""
 
 
 @dataclass
@@ -102,6 +99,11 @@ def scan_sequences(root: str | Path) -> tuple[list[Sequence], list[tuple[str, st
         raise LayoutError(
             f"{root}: no '{IMAGE_DIR}/' folder; expected the CK+ layout "
             f"{IMAGE_DIR}/S005/001/S005_001_00000001.png with Emotion/ and Landmarks/ beside it"
+        )
+    if not (root / "Emotion").is_dir():
+        raise LayoutError(
+            f"{root}: no 'Emotion/' folder beside '{IMAGE_DIR}/'; CK+ labels live in "
+            "Emotion/S005/001/S005_001_00000011_emotion.txt (for unlabelled crops use data=folder)"
         )
     sequences: list[Sequence] = []
     skips: list[tuple[str, str]] = []

@@ -200,11 +200,6 @@ class FaceDataModule(pl.LightningDataModule):
     def _prepared(self) -> PreparedData:
         hp = self.hparams
         chain = [hp.crop] if isinstance(hp.crop, str) else list(hp.crop)
-        if hp.source in ("fer2013", "folder") and chain != ["none"]:
-            raise ValueError(f"data.crop={hp.crop} is not available yet for data.source={hp.source}; use data.crop=none")
-        unknown = [m for m in chain if m not in ("haar", "landmarks", "none")]
-        if unknown:
-            raise ValueError(f"data.crop: unknown method {unknown[0]!r}; use haar, landmarks, none or a list of them")
         if hp.source in ("fer2013", "folder"):
             return self._prepared_images()
         root = Path(hp.root)
@@ -244,7 +239,9 @@ class FaceDataModule(pl.LightningDataModule):
             options = {"folder_aliases": hp.folder_aliases, "subject_regex": hp.subject_regex}
         if not source.exists():
             raise FileNotFoundError(f"{source}: not found; pass data.{'csv' if hp.source == 'fer2013' else 'root'}=<path>")
-        return prepare_images(source, read, hp.cache_dir, hp.name, list(hp.classes), hp.image_size, options)
+        return prepare_images(source, read, hp.cache_dir, hp.name, list(hp.classes), hp.image_size, options,
+                              crop=[hp.crop] if isinstance(hp.crop, str) else list(hp.crop),
+                              crop_margin=hp.crop_margin, progress=hp.progress)
 
     def _ensure_synth(self, root: Path) -> dict:
         """Generate the synthetic CK+ into `root` unless a complete tree with the same spec is there."""

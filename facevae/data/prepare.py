@@ -8,12 +8,13 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .cache import PreparedData, cache_key, reuse_or_build, source_fingerprint
 from .ckplus import Sample, read_landmarks, select_samples
+from .errors import DataError
 from .face_crop import DetectionStats, crop_face, default_detector
+from .folder import decode_grey
 from ..progress import progress_iter
 
 log = logging.getLogger(__name__)
@@ -22,19 +23,24 @@ log = logging.getLogger(__name__)
 _ID_COLUMNS = {"subject", "sequence", "frame", "path"}
 
 
-class DataError(RuntimeError):
-    """Nothing usable could be prepared; the message says what facevae expected."""
+UNREADABLE = "unreadable or corrupt image file"
 
 
 def _crop_one(args: tuple[str, str | None, tuple[str, ...], int, float]) -> tuple[np.ndarray | None, str | None, bool]:
     """Worker: read one frame as grey and crop it by the method chain.
 
-    Returns (crop, method used, landmarks available) or (None, reason, landmarks available).
+    Returns (crop, method used, landmarks available) or (None, reason, landmarks available);
+    an undecodable file comes back with a reason starting with UNREADABLE.
     """
     path, landmarks_path, chain, size, margin = args
-    image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return None, f"{UNREADABLE} ({exc.strerror})", False
+    # The folder reader's decoder: Pillow rejects truncated files, which OpenCV half-decodes silently.
+    image, problem = decode_grey(data)
     if image is None:
-        return None, "unreadable or corrupt image file", False
+        return None, f"{UNREADABLE}: {problem}", False
     points, problem = None, None
     if landmarks_path is not None and "landmarks" in chain:
         try:
@@ -102,6 +108,8 @@ def _build(
     root: Path, samples: list[Sample], skips: list[tuple[str, str]], options: dict, workers: int, progress: bool
 ) -> PreparedData:
     chain = tuple(options["crop"])
+    log.info("Preparing %d selected frames of %s (crop: %s, %d workers)", len(samples), root, " -> ".join(chain),
+             workers)
     jobs = [(str(s.path), str(s.landmarks) if s.landmarks else None, chain, options["image_size"],
              options["crop_margin"]) for s in samples]
     chunks = max(1, len(jobs) // (workers * 8))
@@ -116,7 +124,7 @@ def _build(
     failed_per_class: dict[str, Counter] = {}
     detection = DetectionStats()
     for sample, (crop, reason, had_landmarks) in zip(samples, results):
-        readable = reason != "unreadable or corrupt image file"
+        readable = crop is not None or not reason.startswith(UNREADABLE)
         if readable:
             detection.record(chain, reason if crop is not None else None, had_landmarks)
         if crop is None:
@@ -126,9 +134,12 @@ def _build(
         kept.append(sample)
         crops.append(crop)
     if not kept:
+        failures = Counter(_reason_kind(r) for _, r in skips[len(skips) - len(samples):])
+        first = skips[len(skips) - len(samples)][0]
         raise DataError(
-            f"{root}: no usable image among {len(samples)} selected frames; first problems: "
-            + "; ".join(f"{f}: {r}" for f, r in skips[:3])
+            f"{root}: no usable image among {len(samples)} selected frames ("
+            + ", ".join(f"{n} {reason}" for reason, n in failures.most_common(3))
+            + f"; first: {first}); expected readable frames with a face"
         )
     classes = options["classes"]
     subjects = sorted({s.subject for s in kept})

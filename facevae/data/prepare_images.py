@@ -11,7 +11,10 @@ import cv2
 import numpy as np
 
 from .cache import PreparedData, cache_key, reuse_or_build, source_fingerprint
+from .errors import DataError
+from .face_crop import DetectionStats, crop_face
 from .folder import RawImages
+from ..progress import progress_iter
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +44,56 @@ def prepare_images(
     classes: list[str],
     image_size: int = 128,
     extra_options: dict | None = None,
+    crop: list[str] | tuple[str, ...] = ("none",),
+    crop_margin: float = 0.2,
+    progress: bool = False,
 ) -> PreparedData:
     """Prepared data for an image source read by `read() -> RawImages`, reusing the cache when unchanged."""
-    options = {"name": name, "classes": list(classes), "image_size": image_size, "crop": "none",
-               **(extra_options or {})}
+    chain = list(crop)
+    # "none" alone keeps the key of caches written before photos could be Haar-cropped.
+    options = {"name": name, "classes": list(classes), "image_size": image_size,
+               "crop": "none" if chain == ["none"] else chain, **(extra_options or {})}
+    if chain != ["none"]:
+        options["crop_margin"] = crop_margin
     key = cache_key(options, source_fingerprint(source_files(Path(source))))
-    return reuse_or_build(Path(cache_dir) / name, key, lambda: from_raw(read(), options), Path(source))
+    build = lambda: from_raw(read(), options, progress, Path(source))  # noqa: E731
+    return reuse_or_build(Path(cache_dir) / name, key, build, Path(source))
 
 
-def from_raw(raw: RawImages, options: dict) -> PreparedData:
-    """Resize every image, index labels and subjects, and write the manifest the CK+ path writes."""
+def crop_raw(raw: RawImages, chain: list[str], size: int, margin: float, progress: bool,
+             source: Path | None = None) -> DetectionStats:
+    """Crop every image's face in place by the method chain (photos: haar, then none = whole image).
+
+    Images where no method found a face are removed from `raw` and listed in its skips.
+    """
+    stats = DetectionStats()
+    keep = []
+    for i in progress_iter(range(len(raw)), len(raw), "Cropping faces", progress):
+        crop, _ = crop_face(raw.images[i], chain, size=size, margin=margin, stats=stats)
+        if crop is None:
+            where = source / raw.names[i] if source and source.is_dir() else f"{source}: {raw.names[i]}"
+            raw.skip(where, f"no face found by {' or '.join(chain)} (add 'none' to data.crop to keep "
+                                   "the whole image)")
+        else:
+            raw.images[i] = crop
+            keep.append(i)
+    for attr in ("images", "labels", "subjects", "names"):
+        setattr(raw, attr, [getattr(raw, attr)[i] for i in keep])
+    if raw.split is not None:
+        raw.split = [raw.split[i] for i in keep]
+    return stats
+
+
+def from_raw(raw: RawImages, options: dict, progress: bool = False, source: Path | None = None) -> PreparedData:
+    """Crop or resize every image, index labels and subjects, and write the manifest the CK+ path writes."""
     classes, size = options["classes"], options["image_size"]
+    found = Counter(raw.labels)
+    detection = None
+    if options["crop"] != "none":
+        detection = crop_raw(raw, options["crop"], size, options["crop_margin"], progress, source)
+        if not raw.images:
+            raise DataError(f"no face found in any of {sum(found.values())} images by {options['crop']}; "
+                             "for already-cropped faces use data.crop=none")
     labels = np.array([classes.index(c) for c in raw.labels], np.int64)
     subjects = sorted(set(raw.subjects))
     subject_index = {s: i for i, s in enumerate(subjects)}
@@ -62,18 +104,21 @@ def from_raw(raw: RawImages, options: dict) -> PreparedData:
         "n_subjects": len([s for s in subjects if s]),
         "subjects": subjects,
         "per_class": counts,
-        "found_per_class": counts,
-        "skipped_per_class": {},
+        "found_per_class": {c: int(found.get(c, 0)) for c in classes},
+        "skipped_per_class": {c: {"no face found": found[c] - counts[c]} for c in classes
+                              if found.get(c, 0) > counts[c]},
         "per_subject": dict(Counter(raw.subjects)),
         "factor_names": [],
         "n_skipped": len(raw.skips),
         "skips_by_reason": dict(Counter(r.split(" (")[0] for _, r in raw.skips)),
         "skips": [{"file": f, "reason": r} for f, r in raw.skips],
     }
+    if detection is not None:
+        manifest["face_detection"] = detection.to_dict()
     if raw.split is not None:
         manifest["per_split"] = dict(Counter(raw.split))
     return PreparedData(
-        images=np.stack([resize_square(im, size) for im in raw.images]),
+        images=np.stack([im if detection is not None else resize_square(im, size) for im in raw.images]),
         labels=labels,
         subjects=np.array([subject_index[s] for s in raw.subjects], np.int64),
         sequences=np.array(raw.names),
