@@ -92,6 +92,7 @@ class FaceDataModule(pl.LightningDataModule):
         subject_regex: str | None = None,
         split: str = "auto",
         crop: str | list = "landmarks",
+        haar_min_face: float = 0.15,
         balance: bool = False,
         balance_n: int | None = None,
         balance_seed: int = 0,
@@ -216,6 +217,7 @@ class FaceDataModule(pl.LightningDataModule):
             image_size=hp.image_size,
             crop_margin=hp.crop_margin,
             crop=chain,
+            haar_min_face=hp.haar_min_face,
             apex_frames=hp.apex_frames,
             neutral_frames=hp.neutral_frames,
             workers=hp.prepare_workers,
@@ -241,7 +243,8 @@ class FaceDataModule(pl.LightningDataModule):
             raise FileNotFoundError(f"{source}: not found; pass data.{'csv' if hp.source == 'fer2013' else 'root'}=<path>")
         return prepare_images(source, read, hp.cache_dir, hp.name, list(hp.classes), hp.image_size, options,
                               crop=[hp.crop] if isinstance(hp.crop, str) else list(hp.crop),
-                              crop_margin=hp.crop_margin, progress=hp.progress)
+                              crop_margin=hp.crop_margin, haar_min_face=hp.haar_min_face,
+                              progress=hp.progress)
 
     def _ensure_synth(self, root: Path) -> dict:
         """Generate the synthetic CK+ into `root` unless a complete tree with the same spec is there."""

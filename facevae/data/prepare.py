@@ -26,13 +26,14 @@ _ID_COLUMNS = {"subject", "sequence", "frame", "path"}
 UNREADABLE = "unreadable or corrupt image file"
 
 
-def _crop_one(args: tuple[str, str | None, tuple[str, ...], int, float]) -> tuple[np.ndarray | None, str | None, bool]:
+def _crop_one(args: tuple[str, str | None, tuple[str, ...], int, float, float]
+              ) -> tuple[np.ndarray | None, str | None, bool]:
     """Worker: read one frame as grey and crop it by the method chain.
 
     Returns (crop, method used, landmarks available) or (None, reason, landmarks available);
     an undecodable file comes back with a reason starting with UNREADABLE.
     """
-    path, landmarks_path, chain, size, margin = args
+    path, landmarks_path, chain, size, margin, min_face = args
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -47,7 +48,7 @@ def _crop_one(args: tuple[str, str | None, tuple[str, ...], int, float]) -> tupl
             points = read_landmarks(Path(landmarks_path))
         except ValueError as exc:
             problem = str(exc).split(": ", 1)[1]
-    detector = default_detector() if "haar" in chain else None
+    detector = default_detector(min_size_frac=min_face) if "haar" in chain else None
     crop, used = crop_face(image, chain, landmarks=points, size=size, margin=margin, detector=detector)
     if crop is None:
         if chain == ("landmarks",):
@@ -78,6 +79,7 @@ def prepare(
     image_size: int = 128,
     crop_margin: float = 0.2,
     crop: tuple[str, ...] | list[str] | str = ("landmarks",),
+    haar_min_face: float = 0.15,
     apex_frames: int = 3,
     neutral_frames: int = 1,
     workers: int = 2,
@@ -93,6 +95,7 @@ def prepare(
         "image_size": image_size,
         "crop": [crop] if isinstance(crop, str) else list(crop),
         "crop_margin": crop_margin,
+        "haar_min_face": haar_min_face,
         "apex_frames": apex_frames,
         "neutral_frames": neutral_frames,
     }
@@ -111,7 +114,7 @@ def _build(
     log.info("Preparing %d selected frames of %s (crop: %s, %d workers)", len(samples), root, " -> ".join(chain),
              workers)
     jobs = [(str(s.path), str(s.landmarks) if s.landmarks else None, chain, options["image_size"],
-             options["crop_margin"]) for s in samples]
+             options["crop_margin"], options["haar_min_face"]) for s in samples]
     chunks = max(1, len(jobs) // (workers * 8))
     if workers > 1 and len(jobs) > 64:
         with ProcessPoolExecutor(workers) as pool:

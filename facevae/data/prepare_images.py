@@ -12,7 +12,7 @@ import numpy as np
 
 from .cache import PreparedData, cache_key, reuse_or_build, source_fingerprint
 from .errors import DataError
-from .face_crop import DetectionStats, crop_face
+from .face_crop import DetectionStats, crop_face, default_detector
 from .folder import RawImages
 from ..progress import progress_iter
 
@@ -46,6 +46,7 @@ def prepare_images(
     extra_options: dict | None = None,
     crop: list[str] | tuple[str, ...] = ("none",),
     crop_margin: float = 0.2,
+    haar_min_face: float = 0.15,
     progress: bool = False,
 ) -> PreparedData:
     """Prepared data for an image source read by `read() -> RawImages`, reusing the cache when unchanged."""
@@ -55,21 +56,23 @@ def prepare_images(
                "crop": "none" if chain == ["none"] else chain, **(extra_options or {})}
     if chain != ["none"]:
         options["crop_margin"] = crop_margin
+        options["haar_min_face"] = haar_min_face
     key = cache_key(options, source_fingerprint(source_files(Path(source))))
     build = lambda: from_raw(read(), options, progress, Path(source))  # noqa: E731
     return reuse_or_build(Path(cache_dir) / name, key, build, Path(source))
 
 
 def crop_raw(raw: RawImages, chain: list[str], size: int, margin: float, progress: bool,
-             source: Path | None = None) -> DetectionStats:
+             source: Path | None = None, min_face: float = 0.15) -> DetectionStats:
     """Crop every image's face in place by the method chain (photos: haar, then none = whole image).
 
     Images where no method found a face are removed from `raw` and listed in its skips.
     """
     stats = DetectionStats()
+    detector = default_detector(min_size_frac=min_face) if "haar" in chain else None
     keep = []
     for i in progress_iter(range(len(raw)), len(raw), "Cropping faces", progress):
-        crop, _ = crop_face(raw.images[i], chain, size=size, margin=margin, stats=stats)
+        crop, _ = crop_face(raw.images[i], chain, size=size, margin=margin, stats=stats, detector=detector)
         if crop is None:
             where = source / raw.names[i] if source and source.is_dir() else f"{source}: {raw.names[i]}"
             raw.skip(where, f"no face found by {' or '.join(chain)} (add 'none' to data.crop to keep "
@@ -90,7 +93,8 @@ def from_raw(raw: RawImages, options: dict, progress: bool = False, source: Path
     found = Counter(raw.labels)
     detection = None
     if options["crop"] != "none":
-        detection = crop_raw(raw, options["crop"], size, options["crop_margin"], progress, source)
+        detection = crop_raw(raw, options["crop"], size, options["crop_margin"], progress, source,
+                             options["haar_min_face"])
         if not raw.images:
             raise DataError(f"no face found in any of {sum(found.values())} images by {options['crop']}; "
                              "for already-cropped faces use data.crop=none")
