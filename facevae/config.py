@@ -44,12 +44,19 @@ class ArchSchema:
 
 
 @dataclass
+class EvalSchema:
+    judge: bool = True  # score real and edited faces with the independent judge when it is installed
+    disentanglement: bool = True  # MIG, DCI, SAP where the data has ground-truth factors
+
+
+@dataclass
 class TopSchema:
     seed: int = 0
     task: str = "train"
     ckpt_path: typing.Optional[str] = None
     paths: PathsSchema = field(default_factory=PathsSchema)
     arch: ArchSchema = field(default_factory=ArchSchema)
+    eval: EvalSchema = field(default_factory=EvalSchema)
     loss: typing.Any = None
     data: typing.Any = None
     model: typing.Any = None

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError
 from .provenance import write_run_record
-from .run import build_datamodule, build_model, evaluate, print_summary, write_metrics
+from .run import build_datamodule, build_model, evaluate, finish
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -46,8 +46,9 @@ def evaluate_checkpoint(cfg: DictConfig, data_overrides: list[str]) -> dict:
     model.load_state_dict(ckpt["state_dict"])
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                          enable_model_summary=False, default_root_dir=str(out_dir))
-    metrics = evaluate(trainer, model, datamodule, out_dir)
+    if "eval" in cfg:  # eval.py's own eval.* options win over the ones the run was trained with
+        run_cfg.eval = cfg.eval
+    metrics, claims, notes = evaluate(trainer, model, datamodule, out_dir, run_cfg)
     metrics["run/seconds"] = round(time.perf_counter() - started, 2)
-    write_metrics(out_dir, metrics)
-    print_summary(run_cfg, metrics, out_dir, str(cfg.ckpt_path))
+    finish(out_dir, run_cfg, metrics, claims, notes, datamodule.manifest, str(cfg.ckpt_path))
     return metrics

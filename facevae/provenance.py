@@ -14,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 
 PACKAGES = (
     "facevae", "torch", "pytorch-lightning", "torchmetrics", "hydra-core", "omegaconf", "numpy",
-    "opencv-python-headless", "albumentations", "scikit-learn", "matplotlib", "rich",
+    "opencv-python-headless", "albumentations", "scikit-learn", "scipy", "matplotlib", "rich",
+    "fer", "h5py",  # the independent judge (optional)
 )
 
 

@@ -99,27 +99,44 @@ def train(cfg: DictConfig) -> dict:
     n_train = len(datamodule.datasets["train"]) * trainer.current_epoch
 
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    metrics = evaluate(trainer, model, datamodule, out_dir, ckpt_path=best or None)
+    metrics, claims, notes = evaluate(trainer, model, datamodule, out_dir, cfg, ckpt_path=best or None)
     metrics.update({
         "train/epochs": float(trainer.current_epoch),
         "train/seconds": round(fit_seconds, 2),
         "train/images_per_s": round(n_train / fit_seconds, 1) if fit_seconds > 0 else math.nan,
         "run/seconds": round(time.perf_counter() - started, 2),
     })
-    write_metrics(out_dir, metrics)
-    print_summary(cfg, metrics, out_dir, best)
+    finish(out_dir, cfg, metrics, claims, notes, datamodule.manifest, best)
     return metrics
 
 
-def evaluate(trainer: pl.Trainer, model, datamodule, out_dir: Path, ckpt_path: str | None = None) -> dict:
-    """Test split metrics plus the model's figures (and their numbers); figures go to out_dir/figures."""
+def evaluate(trainer: pl.Trainer, model, datamodule, out_dir: Path, cfg: DictConfig,
+             ckpt_path: str | None = None) -> tuple[dict, list, dict]:
+    """Test metrics, the model's figures and the evaluation suite; returns (metrics, claims, notes)."""
+    from .evaluation.suite import run_suite, summarise_claims
+
     results = trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
     metrics = {k: float(v) for k, v in results[0].items()}
     figures_dir = out_dir / "figures"
     numbers, _ = model_figures(model, datamodule, figures_dir)
     metrics.update(numbers)
     _data_figures(datamodule, figures_dir)
-    return metrics
+    suite, claims, notes = run_suite(model, datamodule, out_dir, seed=cfg.seed, model_name=cfg.model.name,
+                                     use_judge=cfg.eval.judge, disentangle=cfg.eval.disentanglement,
+                                     progress=cfg.data.get("progress", False))
+    metrics.update(suite)
+    metrics.update(summarise_claims(claims))
+    return metrics, claims, notes
+
+
+def finish(out_dir: Path, cfg: DictConfig, metrics: dict, claims: list, notes: dict, manifest: dict,
+           checkpoint: str) -> None:
+    """metrics.json, report.md and the summary table: the end of every run and every eval.py."""
+    from .evaluation.report import write_report
+
+    write_metrics(out_dir, metrics)
+    write_report(out_dir, cfg, metrics, claims, notes, manifest, checkpoint)
+    print_summary(cfg, metrics, out_dir, checkpoint)
 
 
 def model_figures(model, datamodule, figures_dir: Path) -> tuple[dict[str, float], list[Path]]:
@@ -166,7 +183,8 @@ def print_summary(cfg: DictConfig, metrics: dict, out_dir: Path, best: str) -> N
     table.add_column("metric")
     table.add_column("value", justify="right")
     per_class = tuple(f"_{c}" for c in cfg.data.classes)
-    keys = [k for k in metrics if k.startswith("test/") and not k.endswith(per_class)]
+    keys = [k for k in metrics if k.startswith(("test/", "judge/acc", "claims/passed")) and not k.endswith(per_class)
+            and k.count("/") == 1 and isinstance(metrics[k], (int, float))]
     keys += [k for k in ("model/params", "train/images_per_s", "train/seconds") if k in metrics]
     for k in keys:
         v = metrics[k]
@@ -175,4 +193,5 @@ def print_summary(cfg: DictConfig, metrics: dict, out_dir: Path, best: str) -> N
     console.print(table)
     console.print(f"figures:     {out_dir / 'figures'}")
     console.print(f"metrics:     {out_dir / 'metrics.json'}")
+    console.print(f"report:      {out_dir / 'report.md'}")
     console.print(f"checkpoints: {Path(best).parent if best else out_dir / 'checkpoints'}")

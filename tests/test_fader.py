@@ -210,11 +210,11 @@ def test_smoke_training_writes_metrics_figures_checkpoints(tmp_path, data_dir):
     metrics = train(compose_config(overrides, tmp_path, data_dir))
     written = json.loads((tmp_path / "metrics.json").read_text())
     keys = {"test/acc", "test/recon_mse", "test/latent_disc_acc", "test/loss", "test/l2", "test/p_mc", "test/p_bc",
-            "test/al", "test/own_latent_share", "test/own_latent_share_neutral", "test/swap_change", "model/params"}
+            "test/al", "test/latent_argmax_acc", "claims/own_latent_share_neutral", "test/swap_change", "model/params"}
     assert keys <= written.keys()
     assert 0 <= written["test/acc"] <= 1 and 0 < written["test/recon_mse"] < 0.5
     assert 0 <= written["test/latent_disc_acc"] <= 1
-    assert written["test/acc"] == pytest.approx(written["test/own_latent_share"], abs=1e-6)
+    assert written["test/acc"] == pytest.approx(written["test/latent_argmax_acc"], abs=1e-6)
     figures = {p.name for p in (tmp_path / "figures").glob("*.png")}
     assert {"fig7_latent_distributions.png", "fig8_latent_sampling.png", "swap_grid.png"} <= figures
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)

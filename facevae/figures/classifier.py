@@ -1,4 +1,6 @@
-"""Fig. 6 of §3.1 (t-SNE of the classifier's F100 activations), its confusion matrix, and their numbers."""
+"""Fig. 6 of §3.1 (t-SNE of the classifier's F100 activations), the confusion matrix, and their numbers.
+
+Drawn for every model by the evaluation suite (facevae.evaluation.scores)."""
 
 from __future__ import annotations
 
@@ -11,20 +13,6 @@ import torch
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from .style import class_colors, save
-
-
-@torch.no_grad()
-def embed_split(model, loader) -> dict[str, np.ndarray]:
-    """t-SNE inputs (F100 activations or logits), predictions and labels of every sample in `loader`."""
-    model.eval()
-    out: dict[str, list] = {"features": [], "pred": [], "labels": []}
-    for images, labels, _, _ in loader:
-        x = images.to(model.device).float() / 255.0
-        h, logits = model.embed(x)
-        out["features"].append(h.cpu())
-        out["pred"].append(logits.argmax(1).cpu())
-        out["labels"].append(labels)
-    return {k: torch.cat(v).numpy() for k, v in out.items()}
 
 
 def confusion(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -111,17 +99,3 @@ def fig6_tsne(emb: np.ndarray, labels: np.ndarray, classes: list[str], numbers: 
     )
     fig.tight_layout()
     return save(fig, path)
-
-
-def make_figures(model, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
-    """Write the confusion matrix and Fig. 6; return the embedding's numbers and the paths."""
-    enc = embed_split(model, loader)
-    counts = confusion(enc["pred"], enc["labels"], len(classes))
-    paths = [confusion_figure(counts, classes, out_dir / "confusion_matrix.png")]
-    if len(enc["labels"]) < 4:  # t-SNE needs perplexity > 0, i.e. n > 1; kNN needs more than k
-        return {"test/tsne_silhouette": math.nan, "test/tsne_knn_acc": math.nan}, paths
-    emb = tsne_embedding(enc["features"], seed=model.hparams.tsne_seed)
-    numbers = embedding_numbers(emb, enc["labels"])
-    name = "logits" if model.hparams.tsne_features == "logits" else "F100 activations"
-    paths.append(fig6_tsne(emb, enc["labels"], classes, numbers, name, out_dir / "fig6_tsne.png"))
-    return numbers, paths

@@ -38,17 +38,6 @@ def neutral_faces(enc: dict[str, np.ndarray], classes: list[str], n: int) -> np.
     return pool[np.sort(first)][:n]
 
 
-def own_latent_numbers(enc: dict[str, np.ndarray], classes: list[str]) -> dict[str, float]:
-    """Share of test images whose largest emotion latent is their own class, overall and per class (Fig. 7)."""
-    pred = enc["z"][:, : len(classes)].argmax(1)
-    numbers = {"test/own_latent_share": float((pred == enc["labels"]).mean())}
-    for k, name in enumerate(classes):
-        mask = enc["labels"] == k
-        if mask.any():
-            numbers[f"test/own_latent_share_{name}"] = float((pred[mask] == k).mean())
-    return numbers
-
-
 def fig7_latent_distributions(enc: dict[str, np.ndarray], classes: list[str], path: Path) -> Path:
     """Fig. 7: per emotion, the distribution of every latent variable over that emotion's test images."""
     z, n_latent = enc["z"], enc["z"].shape[1]
@@ -140,7 +129,7 @@ def swap_grid(model, enc: dict[str, np.ndarray], classes: list[str], path: Path,
 def make_figures(model, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
     """Write Fig. 7, Fig. 8 and the swap grid; return their numbers and paths."""
     enc = encode_split(model, loader)
-    numbers = own_latent_numbers(enc, classes)
+    numbers = {}
     paths = [fig7_latent_distributions(enc, classes, out_dir / "fig7_latent_distributions.png")]
     path, numbers["test/latent_sample_change"] = fig8_latent_sampling(model, enc, classes,
                                                                       out_dir / "fig8_latent_sampling.png")

@@ -27,17 +27,6 @@ def encode_split(model, loader) -> dict[str, np.ndarray]:
     return {k: torch.cat(v).numpy() for k, v in out.items()}
 
 
-def latent_numbers(model, enc: dict[str, np.ndarray], classes: list[str]) -> dict[str, float]:
-    """Per-class latent-argmax accuracy: the share of each class whose own latent axis wins (Fig. 10)."""
-    pred = model.predict_from_latent(torch.from_numpy(enc["mu"])).numpy()
-    numbers = {}
-    for k, name in enumerate(classes):
-        mask = enc["labels"] == k
-        if mask.any():
-            numbers[f"test/acc_{name}"] = float((pred[mask] == k).mean())
-    return numbers
-
-
 def fig9_reconstructions(enc: dict[str, np.ndarray], classes: list[str], path: Path, per_class: int = 2) -> Path:
     """Fig. 9: test faces (odd rows) over their reconstructions (even rows), one column per class."""
     rows, labels = [], []
@@ -124,4 +113,4 @@ def make_figures(model, loader, classes: list[str], out_dir: Path) -> tuple[dict
     axis_names = classes if model.n_axes == len(classes) else classes[1:]
     for a, name in enumerate(axis_names):
         paths.append(fig11_traversal(model, enc, classes, a, out_dir / f"fig11_traversal_{name}.png"))
-    return latent_numbers(model, enc, classes), paths
+    return {}, paths

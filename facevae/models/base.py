@@ -38,6 +38,21 @@ class FaceModule(pl.LightningModule):
         """Draw this model's figures from `loader` (the test split) into out_dir; return their numbers."""
         return {}, []
 
+    # -- what the evaluation suite (facevae.evaluation) reads ----------------------------------------
+    #: Whether `edit` can turn a face toward an emotion (generative models with an emotion input).
+    can_edit: bool = False
+
+    def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-image outputs for evaluation, faces x in [0, 1]: any of `codes` (latent means), `features`
+        (an embedding for t-SNE), `recon` (reconstructions in [0, 1]), `pred` (predicted class),
+        `axes` (one latent variable per class, for Figs. 7 and 10)."""
+        return {}
+
+    def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
+             source: torch.Tensor | None = None) -> torch.Tensor:
+        """Faces x in [0, 1] turned toward class `target`; strength 0 = reconstruction, 1 = the class."""
+        raise NotImplementedError(f"{type(self).__name__} cannot edit faces")
+
     @classmethod
     def load_frozen(cls, ckpt_path: str | Path, map_location: str | torch.device = "cpu", **overrides):
         """A trained model from a facevae checkpoint (weights_only=True), in eval mode with every weight frozen.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -111,6 +110,10 @@ class Classifier(FaceModule):
         return (logits if self.hparams.tsne_features == "logits" else h), logits
 
     # -- training ----------------------------------------------------------------------------------
+    def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        h, logits = self.embed(x)
+        return {"features": h, "pred": logits.argmax(1)}
+
     def training_step(self, batch, batch_idx):
         x, y, _, _ = batch
         logits = self(x)
@@ -147,9 +150,3 @@ class Classifier(FaceModule):
                 self.log(f"test/f1_{name}", f1)
         self.test_f1_per_class.reset()
         super().on_test_epoch_end()  # model/params
-
-    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
-        """The confusion matrix and Fig. 6 (t-SNE of the test split's F100 activations)."""
-        from ..figures.classifier import make_figures
-
-        return make_figures(self, loader, classes, out_dir)

@@ -130,9 +130,28 @@ class Fader(FaceModule):
         return self.to_z(self.encoder(x))
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Images in [0, 1] reconstructed from (z, y), y the emotion index (§2.3)."""
-        h = torch.cat([z, F.one_hot(y, self.n_classes).to(z.dtype)], dim=1)
+        """Images in [0, 1] reconstructed from (z, y), y the emotion index or a (soft) one-hot row (§2.3)."""
+        onehot = F.one_hot(y, self.n_classes) if y.ndim == 1 else y
+        h = torch.cat([z, onehot.to(z.dtype)], dim=1)
         return torch.sigmoid(self.decoder(h).view(z.shape[0], *self.image_shape))
+
+    # -- evaluation --------------------------------------------------------------------------------
+    can_edit = True
+
+    def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.encode(x)
+        return {"codes": z, "recon": self.decode(z, y), "pred": self.predict_from_latent(z),
+                "axes": z[:, : self.n_classes]}
+
+    def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
+             source: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode x's code with y slid from its `source` class (default neutral) to `target` (§2.3's sliders)."""
+        z = self.encode(x)
+        if source is None:
+            source = torch.full((len(x),), max(self.neutral, 0), dtype=torch.long, device=x.device)
+        y = (1 - strength) * F.one_hot(source, self.n_classes).to(z) + \
+            strength * F.one_hot(torch.full_like(source, target), self.n_classes).to(z)
+        return self.decode(z, y)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Reconstruction of x with attribute y."""

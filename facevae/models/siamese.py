@@ -101,6 +101,9 @@ class SiameseComparator(FaceModule):
         """Tower features of faces in [0, 1]."""
         return self.tower(standardize(x) if self.hparams.standardize_input else x)
 
+    def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"features": self.embed(x)}
+
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Logit of P(a and b show the same emotion)."""
         return self.compare(self.embed(a), self.embed(b))

@@ -130,6 +130,10 @@ class SiameseVAE(FaceModule):
         """Reconstruction in [0, 1] of x from its mean code."""
         return torch.sigmoid(self.decode_logits(self.encode(x)[0]))
 
+    def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        mu, _ = self.encode(x)
+        return {"codes": mu, "recon": torch.sigmoid(self.decode_logits(mu))}
+
     def losses(self, x: torch.Tensor, img_b: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
         """Batch means of RL, LL, the siamese term and the total; z is sampled when `sample` (training)."""
         mu, logvar = self.encode(x)

@@ -106,6 +106,39 @@ class SSVAE(FaceModule):
             axes = torch.cat([origin, axes], dim=1)
         return axes.argmax(1)
 
+    # -- evaluation --------------------------------------------------------------------------------
+    can_edit = True
+
+    def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        mu, _ = self.encode(x)
+        axes = mu[:, : self.n_axes]
+        if self.hparams.neutral_encoding == "zero":  # neutral's "variable" is the threshold (Fig. 10)
+            axes = torch.cat([torch.full_like(axes[:, :1], self.hparams.neutral_threshold), axes], dim=1)
+        return {"codes": mu, "recon": self.decode(mu), "pred": self.predict_from_latent(mu), "axes": axes}
+
+    def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
+             source: torch.Tensor | None = None) -> torch.Tensor:
+        """Move the emotion axes of x's code toward the label vector of `target` (CL's target, §2.4)."""
+        mu, _ = self.encode(x)
+        goal = self.label_vectors(torch.full((len(x),), target, dtype=torch.long, device=x.device)).to(mu)
+        mu = mu.clone()
+        mu[:, : self.n_axes] = (1 - strength) * mu[:, : self.n_axes] + strength * goal
+        return self.decode(mu)
+
+    def axis_of(self, class_index: int) -> int:
+        """The latent axis of a class (under 'zero' encoding neutral has none and the others shift by one)."""
+        return class_index - (self.hparams.neutral_encoding == "zero")
+
+    def traverse(self, x: torch.Tensor, axis: int, values: torch.Tensor) -> torch.Tensor:
+        """Fig. 11: x's mean code with one axis set to each of `values`, decoded: (len(values), N, H, W)."""
+        mu, _ = self.encode(x)
+        faces = []
+        for v in values.tolist():
+            z = mu.clone()
+            z[:, axis] = v
+            faces.append(self.decode(z)[:, 0])
+        return torch.stack(faces)
+
     # -- losses ------------------------------------------------------------------------------------
     def losses(self, x: torch.Tensor, y: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
         """Batch means of RL, LL, CL and the weighted total; z is sampled when `sample` (training)."""

