@@ -9,13 +9,15 @@ TORCH   ?= torch==2.13.0
 FER     ?= fer==25.10.3
 ARGS    ?=
 
-.PHONY: help install train smoke test clean
+.PHONY: help install train smoke test paper clean
 
 help:
 	@echo "make install  - create $(VENV) and install facevae with its dev extras"
 	@echo "make train    - install, then run the main job (semi-supervised beta-VAE on synthetic CK+)"
 	@echo "make smoke    - a one-minute run of the main job (debug=smoke)"
 	@echo "make test     - install, then run the test suite"
+	@echo "make paper    - the paper's experiments (Figs. 6-11, siamese) and one combined report; GPU-sized,"
+	@echo "                ARGS=debug=smoke for a CPU check"
 	@echo "make clean    - remove outputs, caches and the virtualenv"
 
 $(BIN)/.installed: pyproject.toml
@@ -37,6 +39,15 @@ smoke: install
 
 test: install
 	$(BIN)/python -m pytest -q $(ARGS)
+
+# The paper's experiments in order (the siamese VAE freezes the comparator of the run before it), then one page.
+paper: install
+	$(BIN)/python train.py experiment=paper_fig6 $(ARGS)
+	$(BIN)/python train.py experiment=paper_fig7_8 $(ARGS)
+	$(BIN)/python train.py experiment=paper_fig9_11 $(ARGS)
+	$(BIN)/python train.py experiment=paper_siamese $(ARGS)
+	$(BIN)/python train.py experiment=paper_siamese_vae $(ARGS)
+	$(BIN)/python report.py outputs/paper
 
 clean:
 	rm -rf outputs multirun data lightning_logs .pytest_cache $(VENV)

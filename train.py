@@ -10,10 +10,16 @@ def main(cfg: DictConfig) -> float | None:
     from facevae.config import validate
 
     run_or_exit(validate, cfg)  # a bad config fails here, before torch and Lightning are imported
+    from facevae.ddp import patch_hydra_ddp, teardown
     from facevae.run import train
 
-    metrics = run_or_exit(train, cfg)
-    return metrics.get(f"val/{cfg.model.monitor.split('/', 1)[-1]}") if metrics else None
+    patch_hydra_ddp()  # extra DDP ranks run this job's settings, also inside sweeps (facevae/ddp.py)
+    try:
+        metrics = run_or_exit(train, cfg)
+    finally:
+        teardown()
+    # What a sweeper (Optuna) optimises: by default the best validation score of the model's monitor.
+    return metrics.get(cfg.optimized_metric) if metrics else None
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytorch_lightning as pl
 import torch
 
@@ -16,8 +20,37 @@ class ChannelsLast(pl.Callback):
     def _convert(self, pl_module: pl.LightningModule) -> None:
         pl_module.to(memory_format=torch.channels_last)
 
-    def on_fit_start(self, trainer, pl_module):
+    def setup(self, trainer, pl_module, stage):
+        # In setup, before DDP wraps the module: converting later mismatches DDP's gradient buckets.
         self._convert(pl_module)
 
     def on_test_start(self, trainer, pl_module):
         self._convert(pl_module)
+
+
+class SameSettingsOnEveryRank(pl.Callback):
+    """Under DDP, every rank writes the hyperparameters it trains with to <run>/ranks/rank<r>.json, and
+    rank 0 stops the run if any rank differs (the failure NOTES §4 saw silently inside Hydra sweeps)."""
+
+    def __init__(self, output_dir: str):
+        self.output_dir = Path(output_dir)
+
+    @staticmethod
+    def settings(trainer, pl_module) -> dict:
+        return {"hparams": json.loads(json.dumps(dict(pl_module.hparams), default=str)),
+                "seed": os.environ.get("PL_GLOBAL_SEED"), "world_size": trainer.world_size}
+
+    def on_fit_start(self, trainer, pl_module):
+        if trainer.world_size < 2:
+            return
+        folder = self.output_dir / "ranks"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"rank{trainer.global_rank}.json").write_text(json.dumps(self.settings(trainer, pl_module), indent=2))
+        trainer.strategy.barrier("facevae-rank-settings")
+        if trainer.global_rank == 0:
+            mine = self.settings(trainer, pl_module)
+            for r in range(1, trainer.world_size):
+                other = json.loads((folder / f"rank{r}.json").read_text())
+                if other != mine:
+                    raise RuntimeError(f"DDP rank {r} trains with other settings than rank 0 "
+                                       f"(see {folder}); refusing to train a mixed model")

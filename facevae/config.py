@@ -54,6 +54,7 @@ class TopSchema:
     seed: int = 0
     task: str = "train"
     ckpt_path: typing.Optional[str] = None
+    optimized_metric: str = "val/best"
     paths: PathsSchema = field(default_factory=PathsSchema)
     arch: ArchSchema = field(default_factory=ArchSchema)
     eval: EvalSchema = field(default_factory=EvalSchema)

@@ -75,10 +75,14 @@ def prepare_only(cfg: DictConfig):
 
 
 def train(cfg: DictConfig) -> dict:
-    """Run the whole job described by `cfg`; returns the metrics written to metrics.json."""
+    """Run the whole job described by `cfg`; returns the metrics written to metrics.json (empty on ranks > 0)."""
+    from .ddp import is_child_rank
+    from .resume import AtomicCheckpointIO, resolve_ckpt_path
+
     validate(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), out_dir)
     started = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision("high")
@@ -86,28 +90,45 @@ def train(cfg: DictConfig) -> dict:
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    write_run_record(out_dir, cfg, datamodule.manifest)
+    if not is_child_rank():  # ranks > 0 share rank 0's run folder and records
+        write_run_record(out_dir, cfg, datamodule.manifest)
     model = build_model(cfg, datamodule.classes)
     model.facevae_config = OmegaConf.to_container(cfg, resolve=True)
 
     callbacks, loggers = _callbacks_and_loggers(cfg)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                                      default_root_dir=str(out_dir))
+                                      default_root_dir=str(out_dir), plugins=[AtomicCheckpointIO()],
+                                      strategy=_strategy(cfg, model))
     fit_start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     fit_seconds = time.perf_counter() - fit_start
     n_train = len(datamodule.datasets["train"]) * trainer.current_epoch
 
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     metrics, claims, notes = evaluate(trainer, model, datamodule, out_dir, cfg, ckpt_path=best or None)
+    if trainer.global_rank != 0:
+        return {}
+    best_score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     metrics.update({
+        "val/best": float(best_score) if best_score is not None else math.nan,
         "train/epochs": float(trainer.current_epoch),
         "train/seconds": round(fit_seconds, 2),
         "train/images_per_s": round(n_train / fit_seconds, 1) if fit_seconds > 0 else math.nan,
+        "train/world_size": float(trainer.world_size),
         "run/seconds": round(time.perf_counter() - started, 2),
     })
-    finish(out_dir, cfg, metrics, claims, notes, datamodule.manifest, best)
+    finish(out_dir, cfg, metrics, claims, notes, datamodule.manifest, best, loggers)
     return metrics
+
+
+def _strategy(cfg: DictConfig, model) -> str:
+    """The configured strategy; plain DDP becomes find-unused-parameters for models that need it
+    (the Fader's two optimizers leave one part unused in each backward: Lightning #20328)."""
+    strategy = cfg.trainer.get("strategy", "auto")
+    if strategy == "ddp" and getattr(model, "ddp_find_unused_parameters", False):
+        log.info("model=%s under DDP: using ddp_find_unused_parameters_true", cfg.model.name)
+        return "ddp_find_unused_parameters_true"
+    return strategy
 
 
 def evaluate(trainer: pl.Trainer, model, datamodule, out_dir: Path, cfg: DictConfig,
@@ -117,6 +138,8 @@ def evaluate(trainer: pl.Trainer, model, datamodule, out_dir: Path, cfg: DictCon
 
     results = trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
     metrics = {k: float(v) for k, v in results[0].items()}
+    if trainer.global_rank != 0:  # the test metrics are synced; figures and the suite are rank 0's
+        return metrics, [], {}
     figures_dir = out_dir / "figures"
     numbers, _ = model_figures(model, datamodule, figures_dir)
     metrics.update(numbers)
@@ -130,12 +153,15 @@ def evaluate(trainer: pl.Trainer, model, datamodule, out_dir: Path, cfg: DictCon
 
 
 def finish(out_dir: Path, cfg: DictConfig, metrics: dict, claims: list, notes: dict, manifest: dict,
-           checkpoint: str) -> None:
-    """metrics.json, report.md and the summary table: the end of every run and every eval.py."""
+           checkpoint: str, loggers: list | None = None) -> None:
+    """metrics.json, report.md, the loggers' final entries and the summary table: the end of every run."""
     from .evaluation.report import write_report
+    from .loggers import log_run_end
 
+    embedding = notes.pop("_embedding", None)
     write_metrics(out_dir, metrics)
     write_report(out_dir, cfg, metrics, claims, notes, manifest, checkpoint)
+    log_run_end(loggers, metrics, out_dir / "figures", embedding)
     print_summary(cfg, metrics, out_dir, checkpoint)
 
 

@@ -28,15 +28,18 @@ def fmt(value) -> str:
 def metrics_tables(metrics: dict) -> list[str]:
     """One table per group of keys; per-factor keys (`test/mig/au12`) pivot into a factor x metric table."""
     lines = []
-    for prefix, title in GROUPS:
-        keys = sorted(k for k in metrics if k.startswith(prefix) and k.count("/") == 1)
+    groups = GROUPS[:1] + (("test/indep/", "Test split, independent factors only"),) + GROUPS[1:]
+    for prefix, title in groups:
+        mine = [k for k in metrics if k.startswith(prefix) and not any(k.startswith(g) and len(g) > len(prefix)
+                                                                          for g, _ in groups)]
+        keys = sorted(k for k in mine if "/" not in k[len(prefix):])
         if keys:
             lines += [f"### {title}", "", "| metric | value |", "|---|---:|"]
             lines += [f"| `{k}` | {fmt(metrics[k])} |" for k in keys] + [""]
-        nested = [k for k in metrics if k.startswith(prefix) and k.count("/") == 2]
+        nested = [k for k in mine if k[len(prefix):].count("/") == 1]
         if nested:
-            columns = list(dict.fromkeys(k.split("/")[1] for k in nested))
-            rows = list(dict.fromkeys(k.split("/")[2] for k in nested))
+            columns = list(dict.fromkeys(k[len(prefix):].split("/")[0] for k in nested))
+            rows = list(dict.fromkeys(k[len(prefix):].split("/")[1] for k in nested))
             lines += [f"### {title}: per ground-truth factor", "",
                       "| factor | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
             for r in rows:

@@ -70,6 +70,9 @@ def run_suite(model, datamodule, out_dir: Path, seed: int = 0, model_name: str =
     if model.can_edit:
         claims.append(_fig8_claim(metrics))
         metrics.update(judging.paired(model, ev, judge or observers[0]))
+    source = ev.outputs.get("codes", ev.outputs.get("features"))
+    if source is not None:  # for loggers with an embedding projector (W&B table)
+        notes["_embedding"] = (source.reshape(len(ev), -1), ev.labels, ev.classes)
     return metrics, claims, notes
 
 

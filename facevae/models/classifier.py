@@ -126,7 +126,7 @@ class Classifier(FaceModule):
         x, y, _, _ = batch
         logits = self(x)
         loss = cross_entropy_loss(logits, y, self.label_smoothing).mean()
-        self.log(f"{stage}/loss", loss, batch_size=len(x))
+        self.log(f"{stage}/loss", loss, batch_size=len(x), sync_dist=True)
         return logits.argmax(1), y
 
     def validation_step(self, batch, batch_idx):
@@ -139,8 +139,8 @@ class Classifier(FaceModule):
         self.test_acc.update(pred, y)
         self.test_f1.update(pred, y)
         self.test_f1_per_class.update(pred, y)
-        self.log("test/acc", self.test_acc, batch_size=len(y))
-        self.log("test/f1_macro", self.test_f1, batch_size=len(y))
+        self.log("test/acc", self.test_acc, batch_size=len(y), sync_dist=True)
+        self.log("test/f1_macro", self.test_f1, batch_size=len(y), sync_dist=True)
 
     def on_test_epoch_end(self) -> None:
         metric = self.test_f1_per_class

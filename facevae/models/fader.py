@@ -75,6 +75,7 @@ class Fader(FaceModule):
     loss = al + mc·P_MC, dis_loss (D's own step, on z.detach()).
     """
 
+    ddp_find_unused_parameters = True  # each of the two optimizer steps leaves the other part unused
     loss_terms = ("l2", "p_mc", "p_bc", "adv", "al")
     loss_schema = FaderLoss
 
@@ -222,7 +223,7 @@ class Fader(FaceModule):
         self._step(opt_ae, out["loss"])
         logs = {f"train/{k}": out[k] for k in self.loss_terms}
         logs.update({"train/dis_loss": dis_loss, "train/lambda": self.adv_weight()})
-        self.log_dict(logs, batch_size=len(x))
+        self.log_dict(logs, batch_size=len(x), sync_dist=True)
         self.log("train/loss", out["loss"], prog_bar=True, batch_size=len(x))
 
     def _evaluate(self, batch, stage: str, acc, disc_acc):
@@ -232,9 +233,9 @@ class Fader(FaceModule):
         disc_acc.update(self.dis_predict(out["d"]), self.dis_target(y))
         logs = {f"{stage}/{k}": out[k] for k in ("loss", *self.loss_terms)}
         logs[f"{stage}/recon_mse"] = (out["x_hat"] - x).pow(2).mean()
-        self.log_dict(logs, batch_size=len(x))
-        self.log(f"{stage}/acc", acc, prog_bar=stage == "val", batch_size=len(x))
-        self.log(f"{stage}/latent_disc_acc", disc_acc, batch_size=len(x))
+        self.log_dict(logs, batch_size=len(x), sync_dist=True)
+        self.log(f"{stage}/acc", acc, prog_bar=stage == "val", batch_size=len(x), sync_dist=True)
+        self.log(f"{stage}/latent_disc_acc", disc_acc, batch_size=len(x), sync_dist=True)
 
     def validation_step(self, batch, batch_idx):
         self._evaluate(batch, "val", self.val_acc, self.val_disc_acc)

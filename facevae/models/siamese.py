@@ -141,9 +141,9 @@ class SiameseComparator(FaceModule):
         p = torch.sigmoid(logits)
         acc.update(p, same.long())
         auroc.update(p, same.long())
-        self.log(f"{stage}/loss", loss, batch_size=len(a))
-        self.log(f"{stage}/acc", acc, prog_bar=stage == "val", batch_size=len(a))
-        self.log(f"{stage}/auroc", auroc, batch_size=len(a))
+        self.log(f"{stage}/loss", loss, batch_size=len(a), sync_dist=True)
+        self.log(f"{stage}/acc", acc, prog_bar=stage == "val", batch_size=len(a), sync_dist=True)
+        self.log(f"{stage}/auroc", auroc, batch_size=len(a), sync_dist=True)
 
     def validation_step(self, batch, batch_idx):
         self._evaluate(batch, "val", self.val_acc, self.val_auroc)

@@ -164,7 +164,7 @@ class SiameseVAE(FaceModule):
         logs[f"{stage}/recon_mse"] = (out["recon"] - x).pow(2).mean()
         # How often the comparator judges x̂ and ImgB (same emotion, other subject) the same: what λ optimises.
         logs[f"{stage}/comparator_acc_on_recon"] = (out["p_same"] > 0.5).float().mean()
-        self.log_dict(logs, batch_size=len(x), prog_bar=False)
+        self.log_dict(logs, batch_size=len(x), prog_bar=False, sync_dist=True)
         return out
 
     def validation_step(self, batch, batch_idx):
@@ -177,8 +177,8 @@ class SiameseVAE(FaceModule):
             x, _, _, y, _ = batch
             self.acc_recon.update(judge(out["recon"]).argmax(1), y)
             self.acc_input.update(judge(x).argmax(1), y)
-            self.log("test/classifier_acc_on_recon", self.acc_recon, batch_size=len(x))
-            self.log("test/classifier_acc_on_input", self.acc_input, batch_size=len(x))
+            self.log("test/classifier_acc_on_recon", self.acc_recon, batch_size=len(x), sync_dist=True)
+            self.log("test/classifier_acc_on_input", self.acc_input, batch_size=len(x), sync_dist=True)
 
     def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
         """Inputs vs reconstructions with the judge classifier's predicted class."""

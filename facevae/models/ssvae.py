@@ -168,8 +168,8 @@ class SSVAE(FaceModule):
         mse = (torch.sigmoid(out["logits"]) - x).pow(2).mean()
         logs = {f"{stage}/{k}": out[k] for k in ("loss", *self.loss_terms)}
         logs[f"{stage}/recon_mse"] = mse
-        self.log_dict(logs, batch_size=len(x))
-        self.log(f"{stage}/acc", acc, prog_bar=stage == "val", batch_size=len(x))
+        self.log_dict(logs, batch_size=len(x), sync_dist=True)
+        self.log(f"{stage}/acc", acc, prog_bar=stage == "val", batch_size=len(x), sync_dist=True)
 
     def validation_step(self, batch, batch_idx):
         self._evaluate(batch, "val", self.val_acc)

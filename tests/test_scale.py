@@ -1,0 +1,168 @@
+"""Issue 6: sweeps (joblib, Optuna, submitit_local), DDP in single runs and sweeps, W&B offline, kill and resume.
+
+Every test runs train.py as a user would, in a subprocess, at smoke size with the fastest model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+FAST = ["model=classifier", "debug=smoke", "trainer.max_epochs=1", "data.progress=false",
+        "callbacks.progress_bar=null", "eval.judge=false", "eval.disentanglement=false"]
+
+
+def train_py(*args: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
+    return proc
+
+
+def job_dirs(sweep: Path) -> list[Path]:
+    return sorted(p.parent for p in sweep.glob("*/metrics.json"))
+
+
+def assert_sweep_summary(sweep: Path, n: int) -> dict:
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert len(summary["runs"]) == n and (sweep / "report.md").is_file()
+    return summary
+
+
+@pytest.mark.slow
+def test_joblib_multirun_of_two_jobs_with_one_summary(tmp_path, data_dir):
+    sweep = tmp_path / "sweep"
+    train_py("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", *FAST,
+             f"paths.data_dir={data_dir}", f"hydra.sweep.dir={sweep}")
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 2
+    assert {json.loads((j / "run_info.json").read_text())["seed"] for j in jobs} == {0, 1}
+    summary = assert_sweep_summary(sweep, 2)
+    assert {r["label"] for r in summary["runs"]} == {"seed=0", "seed=1"}
+
+
+@pytest.mark.slow
+def test_optuna_sweep_of_two_trials_with_sqlite_storage(tmp_path, data_dir):
+    import optuna
+
+    sweep, db = tmp_path / "sweep", tmp_path / "optuna.db"
+    train_py("-m", "hparams_search=ssvae_optuna", "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage=sqlite:///{db}",
+             *[a for a in FAST if not a.startswith("model=")], f"paths.data_dir={data_dir}",
+             f"hydra.sweep.dir={sweep}")
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 2
+    study = optuna.load_study(study_name="ssvae_loss_weights", storage=f"sqlite:///{db}")
+    values = [t.value for t in study.trials]
+    assert len(values) == 2 and all(0 <= v <= 1 for v in values)  # the best validation accuracy of each trial
+    written = sorted(json.loads((j / "metrics.json").read_text())["val/best"] for j in jobs)
+    assert sorted(values) == pytest.approx(written)
+    results = (sweep / "optimization_results.yaml").read_text()
+    assert "best_value" in results
+    lrs = {float(t.params["model.lr"]) for t in study.trials}
+    assert len(lrs) == 2  # the sampler did set the hyperparameters
+    assert_sweep_summary(sweep, 2)
+
+
+@pytest.mark.slow
+def test_submitit_local_runs_two_jobs(tmp_path, data_dir):
+    sweep = tmp_path / "sweep"
+    train_py("-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=20", "seed=0,1", *FAST,
+             f"paths.data_dir={data_dir}", f"hydra.sweep.dir={sweep}")
+    assert len(job_dirs(sweep)) == 2
+    assert (sweep / ".submitit").is_dir()
+    assert_sweep_summary(sweep, 2)
+
+
+def rank_settings(run: Path) -> list[dict]:
+    return [json.loads(f.read_text()) for f in sorted((run / "ranks").glob("rank*.json"))]
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_single_run_and_inside_a_multirun(tmp_path, data_dir):
+    ddp = ["trainer=ddp", "trainer.devices=2", *FAST, f"paths.data_dir={data_dir}"]
+    single = tmp_path / "single"
+    train_py(*ddp, "model.lr=0.0007", f"hydra.run.dir={single}")
+    ranks = rank_settings(single)
+    assert len(ranks) == 2 and ranks[0] == ranks[1] and ranks[0]["world_size"] == 2
+    assert ranks[0]["hparams"]["lr"] == 0.0007
+    assert json.loads((single / "metrics.json").read_text())["train/world_size"] == 2
+    assert not list(tmp_path.glob("multirun*"))  # no stray sweep started by rank 1
+
+    sweep = tmp_path / "sweep"
+    train_py("-m", *ddp, "model.lr=0.0003,0.002", f"hydra.sweep.dir={sweep}")
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 2
+    seen = []
+    for job in jobs:
+        ranks = rank_settings(job)
+        assert len(ranks) == 2 and ranks[0] == ranks[1]  # both ranks of a job: the job's settings
+        seen.append(ranks[0]["hparams"]["lr"])
+    assert sorted(seen) == [0.0003, 0.002]
+    assert len(list(sweep.glob("*/"))) == 2  # one folder per job, no sweep of rank 1's own
+    assert_sweep_summary(sweep, 2)
+
+
+@pytest.mark.slow
+def test_wandb_offline_without_key_writes_images_and_the_latent_table(tmp_path, data_dir):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB")}
+    env["HOME"] = str(tmp_path)  # no ~/.netrc key
+    proc = subprocess.run([sys.executable, "train.py", "logger=wandb", *FAST, f"paths.data_dir={data_dir}",
+                           f"hydra.run.dir={tmp_path / 'run'}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env=env, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "no W&B API key: logging offline" in proc.stdout and "wandb sync" in proc.stdout
+    offline = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1
+    files = [p.relative_to(offline[0]).as_posix() for p in offline[0].rglob("*") if p.is_file()]
+    assert any(f.startswith("files/media/images/figures/") and f.endswith(".png") for f in files), files
+    assert any(f.startswith("files/media/table/latent_codes") for f in files), files
+    assert any(f.endswith(".wandb") for f in files)
+
+
+def _metrics(run: Path) -> dict:
+    m = json.loads((run / "metrics.json").read_text())
+    return {k: v for k, v in m.items() if k.startswith(("test/", "val/"))}
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, data_dir):
+    args = ["model=classifier", "debug=smoke", "trainer.max_epochs=3", "trainer.deterministic=true",
+            "data.progress=false", "callbacks.progress_bar=null", "eval.judge=false", "eval.disentanglement=false",
+            f"paths.data_dir={data_dir}"]
+    reference = tmp_path / "reference"
+    train_py(*args, f"hydra.run.dir={reference}")
+
+    identical = 0
+    delays = (0.0, 0.4)  # kill right after the first checkpoint, and a little later in the next epoch
+    for k, delay in enumerate(delays):
+        run = tmp_path / f"killed{k}"
+        proc = subprocess.Popen([sys.executable, "train.py", *args, f"hydra.run.dir={run}"], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        last = run / "checkpoints" / "last.ckpt"
+        deadline = time.time() + 300
+        while not last.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -9 and last.exists() and not (run / "metrics.json").exists()
+        train_py(*args, "ckpt_path=last", f"hydra.run.dir={run}")
+        if _metrics(run) == _metrics(reference):
+            identical += 1
+    assert identical == len(delays), (_metrics(run), _metrics(reference))
+
+
+def test_ckpt_path_last_without_a_checkpoint_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "train.py", "debug=smoke", "ckpt_path=last", f"hydra.run.dir={tmp_path}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "ckpt_path=last" in proc.stderr and "hydra.run.dir" in proc.stderr
