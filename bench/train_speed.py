@@ -44,6 +44,7 @@ def lightning_run(cfg, dm, module, steps: int, warmup: int, accelerator: str = "
     rate = steady_rate(timer.starts, timer.end, timer.sizes, warmup)
     rate["fit_s"] = fit_s
     rate["outside_steps_s"] = fit_s - (timer.end - timer.starts[0])  # set-up and tear-down around the steps
+    module.trainer = None  # the module would keep the trainer, its optimizers and their state alive
     del trainer
     if accelerator == "cpu":
         module.to(memory_format=torch.contiguous_format)  # the plain run converts on its own
@@ -106,6 +107,7 @@ def lightning_python_time(cfg, dm, module, steps: int, warmup: int) -> dict:
                           max_steps=steps * n_opt, limit_val_batches=0, num_sanity_val_steps=0,
                           default_root_dir=tempfile.gettempdir())
     trainer.fit(module, datamodule=dm)
+    module.trainer = None
     n = max(1, len(prof.starts) - warmup)
     by_pkg, lightning_fns = defaultdict(float), []
     for (file, line, fn), (_, _, tottime, cumtime, _) in pstats.Stats(prof.profiler).stats.items():

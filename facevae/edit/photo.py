@@ -56,7 +56,7 @@ def load_photo(source, name: str | None = None) -> np.ndarray:
 
 
 def _decode(data: bytes, name: str) -> np.ndarray:
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     if not data:
         raise DataError(f"{name}: empty file (0 bytes); pass a photo (PNG, JPEG, ...)")
@@ -66,6 +66,8 @@ def _decode(data: bytes, name: str) -> np.ndarray:
             with Image.open(io.BytesIO(data)) as im:
                 im.load()
                 return _from_pil(im)
+    except UnidentifiedImageError:
+        raise DataError(f"{name}: not an image (no format Pillow reads); pass a PNG or JPEG photo") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is "this file is not a photo"
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
         raise DataError(f"{name}: could not be read as an image ({reason}); pass a PNG or JPEG photo") from None
@@ -114,7 +116,7 @@ def square_region(box, margin: float) -> Region:
     return Region(int(round(cx - side / 2)), int(round(cy - side / 2)), max(1, int(round(side))))
 
 
-def soft_mask(side: int, margin: float, feather: float = 0.12) -> np.ndarray:
+def soft_mask(side: int, margin: float, feather: float = 0.08) -> np.ndarray:
     """side×side float mask in [0, 1]: 1 on the face, fading to 0 well inside the square's edges.
 
     The Haar box is the central 1/(1+2·margin) of the square; the ellipse covers it (a little taller,
@@ -124,9 +126,10 @@ def soft_mask(side: int, margin: float, feather: float = 0.12) -> np.ndarray:
     face = side / (1 + 2 * margin)
     centre = (side / 2, side / 2)
     axes = (0.55 * face, 0.68 * face)
-    # The blur spreads the edge outward by about 2σ: shrink the ellipse to stay inside the square.
+    # The blur spreads the edge outward by about 3σ: shrink the ellipse so the mask is ~0 (< 0.2 %) at
+    # the square's edges, else a step would show where the pasted square ends.
     sigma = max(0.5, feather * side / 2)
-    axes = tuple(min(a, side / 2 - 2 * sigma) for a in axes)
+    axes = tuple(min(a, side / 2 - 3 * sigma) for a in axes)
     if min(axes) > 0:
         cv2.ellipse(mask, (round(centre[0]), round(centre[1])), (round(axes[0]), round(axes[1])), 0, 0, 360, 1.0, -1)
     return cv2.GaussianBlur(mask, (0, 0), sigma)
