@@ -166,3 +166,30 @@ def test_ckpt_path_last_without_a_checkpoint_is_one_line(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "ckpt_path=last" in proc.stderr and "hydra.run.dir" in proc.stderr
+
+
+PRESETS = ("paper_fig6", "paper_fig7_8", "paper_fig9_11", "paper_siamese", "paper_siamese_vae")
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_paper_presets_compose_for_a_gpu_and_shrink_with_smoke(preset, tmp_path):
+    from facevae.config import validate
+
+    from .conftest import compose_config
+
+    extra = [f"model.comparator_ckpt={tmp_path / 'c.ckpt'}"] if preset == "paper_siamese_vae" else []
+    full = compose_config([f"experiment={preset}", *extra], tmp_path, tmp_path)
+    assert full.arch.name == "paper" and full.trainer.accelerator == "gpu" and full.trainer.max_epochs >= 60
+    smoke = compose_config([f"experiment={preset}", "debug=smoke", *extra], tmp_path, tmp_path)
+    validate(smoke)
+    assert smoke.trainer.accelerator == "cpu" and smoke.trainer.max_epochs == 2 and smoke.arch.name == "paper"
+
+
+@pytest.mark.slow
+def test_paper_fig6_preset_runs_on_cpu_with_smoke(tmp_path, data_dir):
+    run = tmp_path / "fig6"
+    train_py("experiment=paper_fig6", "debug=smoke", "trainer.max_epochs=1", "data.progress=false",
+             "callbacks.progress_bar=null", "eval.judge=false", f"paths.data_dir={data_dir}", f"hydra.run.dir={run}")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["model/params"] > 134_000_000  # the paper's classifier, F256 on 128·128·32
+    assert (run / "figures" / "fig6_tsne.png").is_file()
