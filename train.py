@@ -13,7 +13,7 @@ def main(cfg: DictConfig) -> float | None:
     from facevae.ddp import patch_hydra_ddp, teardown
     from facevae.run import train
 
-    patch_hydra_ddp()  # extra DDP ranks run this job's settings, also inside sweeps (facevae/ddp.py)
+    patch_hydra_ddp(__file__)  # extra DDP ranks run this job's settings, also inside sweeps (facevae/ddp.py)
     try:
         metrics = run_or_exit(train, cfg)
     finally:

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 _ENV = ("LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+# The entry script (train.py): in a joblib worker sys.argv[0] is the worker's, not ours.
+_ENTRY: dict[str, str] = {}
 
 
 def job_subprocess_cmd(local_rank: int) -> tuple[list[str], str]:
@@ -23,17 +25,21 @@ def job_subprocess_cmd(local_rank: int) -> tuple[list[str], str]:
     from hydra.utils import get_original_cwd
 
     hc = HydraConfig.get()
-    script = str(Path(get_original_cwd(), sys.argv[0]).resolve())
+    script = _ENTRY.get("script") or str(Path(get_original_cwd(), sys.argv[0]).resolve())
     command = [sys.executable, script, *hc.overrides.task,
                f'hydra.run.dir="{hc.runtime.output_dir}"',
-               f"hydra.job.name=train_ddp_process_{local_rank}", "hydra.output_subdir=null"]
+               f"hydra.job.name=train_ddp_process_{local_rank}", "hydra.output_subdir=null",
+               # a preset or search space may set hydra.mode=MULTIRUN; a rank is one run of this job
+               "hydra.mode=RUN"]
     if hc.job.config_name and hc.job.config_name != "config":
         command.insert(2, f"--config-name={hc.job.config_name}")
     return command, get_original_cwd()
 
 
-def patch_hydra_ddp() -> None:
+def patch_hydra_ddp(entry_script: str | None = None) -> None:
     """Replace Lightning's child-command builder in both packages (PL binds its own copy)."""
+    if entry_script:
+        _ENTRY["script"] = str(Path(entry_script).resolve())
     import lightning_fabric.strategies.launchers.subprocess_script as fabric_launcher
     import pytorch_lightning.strategies.launchers.subprocess_script as pl_launcher
 

@@ -110,6 +110,15 @@ def test_ddp_two_processes_single_run_and_inside_a_multirun(tmp_path, data_dir):
     assert len(list(sweep.glob("*/"))) == 2  # one folder per job, no sweep of rank 1's own
     assert_sweep_summary(sweep, 2)
 
+    # The Optuna sweeper picks the values at run time and its search space sets hydra.mode=MULTIRUN:
+    # rank 1 must still run the trial it belongs to, not a study of its own.
+    study = tmp_path / "study"
+    train_py("-m", "hparams_search=ssvae_optuna", "hydra.sweeper.n_trials=2",
+             *[a for a in ddp if not a.startswith("model=")], f"hydra.sweep.dir={study}")
+    trials = [rank_settings(job) for job in job_dirs(study)]
+    assert len(trials) == 2 and all(len(r) == 2 and r[0] == r[1] for r in trials)
+    assert trials[0][0]["hparams"]["lr"] != trials[1][0]["hparams"]["lr"]
+
 
 @pytest.mark.slow
 def test_wandb_offline_without_key_writes_images_and_the_latent_table(tmp_path, data_dir):

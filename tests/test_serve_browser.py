@@ -87,7 +87,8 @@ def test_upload_move_a_slider_and_the_face_changes(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"])
+        # Playwright gives every launch a new empty profile (its own --user-data-dir in a temp folder).
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             requests: list[str] = []
@@ -111,15 +112,15 @@ def test_upload_move_a_slider_and_the_face_changes(server, tmp_path):
             assert page.locator("#pasted img").count() == 1 and page.locator("#judge").inner_text().strip()
             shot = tmp_path / "serve_page.png"
             page.screenshot(path=str(shot), full_page=True)
-            # A photo without a face: the page says so.
+            # A photo without a face, in a fresh page: the page says so.
             wall = tmp_path / "wall.png"
             Image.fromarray(np.full((300, 300, 3), 90, np.uint8)).save(wall)
-            page.locator("#photo button[aria-label='Clear']").first.click() if page.locator(
-                "#photo button[aria-label='Clear']").count() else None
-            page.wait_for_selector("#photo input[type=file]", state="attached", timeout=30_000)
+            page.goto(server)
+            page.wait_for_selector("#photo input[type=file]", state="attached", timeout=60_000)
             page.set_input_files("#photo input[type=file]", str(wall))
             page.wait_for_function("() => document.querySelector('#status').innerText.includes('no face found')",
                                    timeout=60_000)
+            assert page.locator("#edited-face img").count() == 0
         finally:
             browser.close()
     outside = sorted({u for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
