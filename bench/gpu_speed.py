@@ -78,7 +78,7 @@ def one(name: str, arch: str, data_dir: Path, n_subjects: int, device: str, step
                                   default_root_dir=tempfile.gettempdir())
             trainer.fit(module, datamodule=dm)
             runs["lightning"].append(steady_rate(timer.starts, timer.end, timer.sizes, warmup)["images_per_s"])
-            module.trainer = None  # frees the trainer's optimizers and their state
+            module.trainer = dm.trainer = None  # frees the trainer's optimizers and their state
             del trainer
             # B: the plain loop on the same device batches
             if channels_last:

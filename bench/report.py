@@ -92,7 +92,7 @@ def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     rows = []
     for goal, v in r.get("goals", {}).items():
         value = {k: v[k] for k in v if k not in ("met", "options")}
-        rows.append([goal, "yes" if v["met"] else "**no**", ", ".join(f"{k} {_short(x)}" for k, x in value.items())])
+        rows.append([goal, "–" if v["met"] is None else "yes" if v["met"] else "**no**", ", ".join(f"{k} {_short(x)}" for k, x in value.items())])
     out.append(("Goals", ["goal", "met", "numbers"], rows))
     return out
 

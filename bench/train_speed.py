@@ -27,27 +27,32 @@ def _channels_last(cfg) -> bool:
     return bool((cfg.get("callbacks") or {}).get("channels_last"))
 
 
-def lightning_run(cfg, dm, module, steps: int, warmup: int, accelerator: str = "cpu") -> dict:
-    """`steps` batches of trainer.fit; images/s of the steps after `warmup`."""
+def make_trainer(cfg, module, steps: int, timer: StepTimer):
+    """The configured Trainer (conf/trainer + the channels_last callback) for `steps` batches, without the
+    logger, checkpoints, progress bar, model summary and validation that the plain loop has none of."""
     from hydra.utils import instantiate
 
-    timer = StepTimer()
     callbacks = [timer] + ([instantiate(cfg.callbacks.channels_last)] if _channels_last(cfg) else [])
-    n_opt = 1 if module.automatic_optimization else len(_optimizers(module))  # manual: one global step per optimizer
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False,
-                          enable_progress_bar=False, enable_model_summary=False, max_epochs=-1,
-                          max_steps=steps * n_opt, limit_val_batches=0, num_sanity_val_steps=0,
-                          accelerator=accelerator, devices=1, default_root_dir=str(Path(tempfile.gettempdir())))
+    n_opt = 1 if module.automatic_optimization else len(_optimizers(module))  # manual: a global step per optimizer
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False,
+                       enable_progress_bar=False, enable_model_summary=False, max_epochs=-1,
+                       max_steps=steps * n_opt, limit_val_batches=0, num_sanity_val_steps=0,
+                       default_root_dir=tempfile.gettempdir())
+
+
+def lightning_run(cfg, dm, module, steps: int, warmup: int) -> dict:
+    """`steps` batches of trainer.fit; images/s of the steps after `warmup`."""
+    timer = StepTimer()
+    trainer = make_trainer(cfg, module, steps, timer)
     start = time.perf_counter()
     trainer.fit(module, datamodule=dm)
     fit_s = time.perf_counter() - start
     rate = steady_rate(timer.starts, timer.end, timer.sizes, warmup)
     rate["fit_s"] = fit_s
     rate["outside_steps_s"] = fit_s - (timer.end - timer.starts[0])  # set-up and tear-down around the steps
-    module.trainer = None  # the module would keep the trainer, its optimizers and their state alive
+    module.trainer = dm.trainer = None  # both would keep the trainer, its optimizers and their state alive
     del trainer
-    if accelerator == "cpu":
-        module.to(memory_format=torch.contiguous_format)  # the plain run converts on its own
+    module.to(memory_format=torch.contiguous_format)  # the plain run converts on its own
     return rate
 
 
@@ -97,17 +102,9 @@ def lightning_python_time(cfg, dm, module, steps: int, warmup: int) -> dict:
     import pstats
     from collections import defaultdict
 
-    from hydra.utils import instantiate
-
     prof = _ProfileSteps(warmup)
-    callbacks = [prof] + ([instantiate(cfg.callbacks.channels_last)] if _channels_last(cfg) else [])
-    n_opt = 1 if module.automatic_optimization else len(_optimizers(module))
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False,
-                          enable_progress_bar=False, enable_model_summary=False, max_epochs=-1,
-                          max_steps=steps * n_opt, limit_val_batches=0, num_sanity_val_steps=0,
-                          default_root_dir=tempfile.gettempdir())
-    trainer.fit(module, datamodule=dm)
-    module.trainer = None
+    make_trainer(cfg, module, steps, prof).fit(module, datamodule=dm)
+    module.trainer = dm.trainer = None
     n = max(1, len(prof.starts) - warmup)
     by_pkg, lightning_fns = defaultdict(float), []
     for (file, line, fn), (_, _, tottime, cumtime, _) in pstats.Stats(prof.profiler).stats.items():

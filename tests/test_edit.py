@@ -37,18 +37,25 @@ ASTRONAUT = Path(str(files("skimage") / "data" / "astronaut.png"))  # a real pho
 DOCS = ROOT / "docs"
 
 
+_CHECKPOINTS: dict[str, Path] = {}  # model -> checkpoint, shared with tests/test_serve_browser.py
+
+
 def smoke_checkpoint(tmp_path_factory, data_dir, model: str) -> Path:
+    """A one-epoch smoke checkpoint of `model`, trained once per session (~20 s)."""
     from facevae.run import train
 
+    if model in _CHECKPOINTS:
+        return _CHECKPOINTS[model]
     run_dir = tmp_path_factory.mktemp(f"edit-{model}")
     # eval.*=false: the run's own evaluation is not what these tests look at (it halves the fixture's time)
     train(compose_config([f"model={model}", "debug=smoke", "data.progress=false", "trainer.max_epochs=1",
                           "callbacks.progress_bar=null", "eval.judge=false", "eval.disentanglement=false"],
                          run_dir, data_dir))
-    return run_dir / "checkpoints" / "last.ckpt"
+    _CHECKPOINTS[model] = run_dir / "checkpoints" / "last.ckpt"
+    return _CHECKPOINTS[model]
 
 
-# Session scope: tests/test_serve_browser.py imports these, so each model trains once per session.
+# tests/test_serve_browser.py uses these too; _CHECKPOINTS keeps each model to one training per session.
 @pytest.fixture(scope="session")
 def fader_ckpt(tmp_path_factory, data_dir) -> Path:
     return smoke_checkpoint(tmp_path_factory, data_dir, "fader")
@@ -91,7 +98,8 @@ def test_region_is_the_square_crop_box_cuts(box):
     region = square_region(box, 0.2)
     pad = 200
     padded = cv2.copyMakeBorder(photo, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    square = padded[region.top + pad : region.top + pad + region.side, region.left + pad : region.left + pad + region.side]
+    top, left = region.top + pad, region.left + pad
+    square = padded[top : top + region.side, left : left + region.side]
     interp = cv2.INTER_AREA if region.side >= 128 else cv2.INTER_LINEAR
     np.testing.assert_array_equal(cv2.resize(square, (128, 128), interpolation=interp), crop_box(photo, box, 128, 0.2))
 
@@ -212,17 +220,15 @@ def test_no_face_and_non_generative_models(ssvae_ckpt, tmp_path):
         editor.edit(wall, "happiness", 1.0)
     whole = Editor.from_checkpoint(ssvae_ckpt, judge=False, crop=["haar", "none"]).edit(wall, "happiness", 1.0)
     assert whole["crop_method"] == "none" and whole["pasted"].shape == (300, 300)
-    # A classifier checkpoint: one clear line naming the models that can edit.
+    # Checkpoints of models that cannot edit: one clear line naming those that can (nothing is built).
     from omegaconf import OmegaConf
 
-    from facevae.run import build_model
-
-    cfg = compose_config(["model=classifier"], tmp_path, tmp_path)
-    run_cfg = OmegaConf.to_container(cfg, resolve=True)
-    model = build_model(cfg, list(cfg.data.classes))
-    torch.save({"facevae_config": run_cfg, "state_dict": model.state_dict()}, tmp_path / "classifier.ckpt")
-    with pytest.raises(ConfigError, match="model=classifier cannot edit faces.*model=fader or model=ssvae"):
-        Editor.from_checkpoint(tmp_path / "classifier.ckpt")
+    for model, extra in (("classifier", []), ("siamese_vae", ["model.comparator_ckpt=/nowhere/comparator.ckpt"])):
+        cfg = compose_config([f"model={model}", *extra], tmp_path, tmp_path)
+        ckpt = tmp_path / f"{model}.ckpt"
+        torch.save({"facevae_config": OmegaConf.to_container(cfg, resolve=True), "state_dict": {}}, ckpt)
+        with pytest.raises(ConfigError, match=f"model={model} cannot edit faces.*model=fader or model=ssvae"):
+            Editor.from_checkpoint(ckpt)
 
 
 # -- edit.py as the README shows it ----------------------------------------------------------------

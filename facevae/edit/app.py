@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -36,7 +37,8 @@ def _gradio():
     except ImportError:
         from ..config import ConfigError
 
-        raise ConfigError("the web page needs Gradio: pip install 'gradio>=6,<7' (or pip install -e '.[serve]')") from None
+        raise ConfigError("the web page needs Gradio: pip install 'gradio>=6,<7' "
+                          "(or pip install -e '.[serve]')") from None
     return gr
 
 
@@ -137,8 +139,10 @@ def serve(cfg) -> None:
                                         judge=cfg.judge, paste_mode=cfg.paste, source=cfg.source)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    shown = Path(str(cfg.ckpt_path))
+    shown = Path(*shown.parts[-3:]) if len(shown.parts) > 3 else shown  # <run>/checkpoints/<file>: enough to tell
     page = build_app(editor, float(cfg.slider_min), float(cfg.slider_max), float(cfg.step), int(cfg.max_side),
-                     str(cfg.ckpt_path))
+                     str(shown))
     print(f"model: {editor.name} ({', '.join(editor.classes)}); judge: {editor.judge_note}")
     try:
         page.queue(default_concurrency_limit=1).launch(

@@ -27,7 +27,7 @@ DEFAULT_RANGE = (-1.0, 2.0, 7)  # emotion=<name>: strengths from -1 to 2 in 7 st
 
 
 def default_emotion(classes: list[str]) -> str:
-    """The emotion the pasted photo shows when none is given: happiness (the clearest, §4), else the first non-neutral."""
+    """The pasted photo's emotion when none is given: happiness (the clearest, §4), else the first non-neutral."""
     if "happiness" in classes:
         return "happiness"
     return next((c for c in classes if c != "neutral"), classes[0])

@@ -60,6 +60,13 @@ class Editor:
                  crop: tuple[str, ...] | list[str] = ("haar",), haar_min_face: float = 0.1,
                  judge: bool = True, paste_mode: str = "face", source: str = "auto", name: str = "model",
                  device: str = "cpu"):
+        """`model`: a trained model with `can_edit` (use from_checkpoint); `classes`: its class names.
+
+        image_size, margin: the training crop (data.image_size, data.crop_margin); crop: ["haar"] or
+        ["haar", "none"] (the whole photo when no face is found); haar_min_face: the smallest face
+        searched, as a fraction of the photo's shorter side; judge: score edits with facevae.judge when
+        installed; paste_mode: "face" or "residual" (facevae.edit.photo.paste); source: "auto" or a class.
+        """
         if not getattr(model, "can_edit", False):
             raise ConfigError(f"model={name} cannot edit faces: editing needs a generative model with an "
                               "emotion input (model=fader or model=ssvae); pass one of their checkpoints")
@@ -92,6 +99,7 @@ class Editor:
         """
         from omegaconf import OmegaConf
 
+        from ..config import import_target
         from ..evaluate import load_checkpoint
         from ..run import build_model
 
@@ -99,9 +107,11 @@ class Editor:
         run_cfg = OmegaConf.create(ckpt["facevae_config"])
         classes = list(run_cfg.data.classes)
         name = str(run_cfg.model.get("name", run_cfg.model.get("_target_", "?")))
+        # Ask the class before building: a non-generative model may need files (a comparator) to build.
+        if not getattr(import_target(run_cfg.model._target_), "can_edit", False):
+            raise ConfigError(f"{path}: model={name} cannot edit faces: editing needs a generative model with an "
+                              "emotion input (model=fader or model=ssvae); pass one of their checkpoints")
         model = build_model(run_cfg, classes)
-        if not getattr(model, "can_edit", False):  # say so before loading weights that may not even fit
-            return cls(model, classes, name=name, judge=False)
         model.load_state_dict(ckpt["state_dict"])
         return cls(model, classes, image_size=int(run_cfg.data.image_size),
                    margin=float(run_cfg.data.crop_margin), name=name, device=device, **options)
@@ -204,6 +214,7 @@ class Editor:
         the photo's size and channels), box, region, face_index, n_faces, source (the class the edit
         slides from), p_target (the judge's P(emotion) for the edited face; None without the judge or
         for contempt, which it has no output for) and judge_probs (class -> P, or None).
+        `face`: "largest" or an index (0 = the largest); all_faces() gives every face.
         """
         k = self.class_index(emotion)
         if face == "all":
@@ -212,9 +223,13 @@ class Editor:
         return self.edit_face(f, self.classes[k], float(strength))
 
     def edit_face(self, face: Face, emotion: str, strength: float) -> dict:
-        recon = self.reconstruct(face)
-        edited = self.decode(face, emotion, [strength])[0]
-        return self._result(face, emotion, strength, recon, edited)
+        if face.recon is None:  # reconstruction and edit in one batch: one encoder pass for both
+            weights = torch.zeros(2, len(self.classes), device=self.device)
+            weights[1, self.class_index(emotion)] = float(strength)
+            face.recon, edited = self._decode(face, weights)
+        else:
+            edited = self.decode(face, emotion, [strength])[0]
+        return self._result(face, emotion, strength, face.recon, edited)
 
     @torch.no_grad()
     def mix(self, face: Face, strengths: dict[str, float]) -> dict:

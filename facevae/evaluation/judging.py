@@ -195,14 +195,19 @@ def per_class_figure(per: dict[str, dict], classes: list[str], observer: str, pa
     x = np.arange(len(names))
     colors = class_colors(3)
     fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2.5, 3.6))
-    ax.bar(x - 0.2, [per["real"].get(c, np.nan) for c in names], 0.4, label="real test faces", color=colors[2])
+    bars = [("real test faces", -0.2, per["real"], colors[2])]
     if per["edit"]:
-        ax.bar(x + 0.2, [per["edit"].get(c, np.nan) for c in names], 0.4, label="neutral faces edited to the class",
-               color=colors[1])
+        bars.append(("neutral faces edited to the class", 0.2, per["edit"], colors[1]))
+    for label, dx, values, color in bars:
+        heights = [values.get(c, np.nan) for c in names]
+        ax.bar(x + dx, heights, 0.4, label=label, color=color)
+        for xi, h in zip(x + dx, heights):  # the value on every bar: a 0 must be visible too
+            ax.text(xi, (0 if np.isnan(h) else h) + 0.02, "n/a" if np.isnan(h) else f"{h:.2f}", ha="center",
+                    fontsize=7)
     ax.set_xticks(x, names, rotation=20)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.1)
     ax.set_ylabel(f"{observer} accuracy")
     ax.set_title(f"Does the {observer} see the emotion? real vs edited faces")
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     fig.tight_layout()
     return save(fig, path)

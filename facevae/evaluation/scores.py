@@ -55,7 +55,7 @@ def embedding(ev: EvalSet, figures: Path, seed: int, model_name: str) -> tuple[d
     features, name = source
     emb = tsne_embedding(features, seed=seed)  # the classifier's model.tsne_seed when it has one
     numbers = embedding_numbers(emb, ev.labels)
-    title = f"{model_name}'s {name}" if model_name != "classifier" else "F100 activations"
+    title = "the classifier's F100 activations" if model_name == "classifier" else f"the {model_name}'s {name}"
     path = fig6_tsne(emb, ev.labels, ev.classes, numbers, title, figures / "fig6_tsne.png")
     claims = []
     present = {ev.classes[k] for k in np.unique(ev.labels)}

@@ -92,7 +92,7 @@ def fig6_tsne(emb: np.ndarray, labels: np.ndarray, classes: list[str], numbers: 
     ax.legend(title="true class (images)", loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8,
               markerscale=1.5, frameon=False)
     ax.set_title(
-        f"Fig. 6 - 2-D t-SNE of the classifier's {feature_name} ({len(labels)} test images, held-out subjects)\n"
+        f"Fig. 6 - 2-D t-SNE of {feature_name} ({len(labels)} test images, held-out subjects)\n"
         f"silhouette {numbers['test/tsne_silhouette']:.3f}, leave-one-out 5-NN accuracy "
         f"{numbers['test/tsne_knn_acc']:.3f}",
         fontsize=10,
