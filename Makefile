@@ -9,13 +9,14 @@ TORCH   ?= torch==2.13.0
 FER     ?= fer==25.10.3
 ARGS    ?=
 
-.PHONY: help install train smoke test paper clean
+.PHONY: help install train smoke test bench paper clean
 
 help:
 	@echo "make install  - create $(VENV) and install facevae with its dev, judge and serve extras"
 	@echo "make train    - install, then run the main job (semi-supervised beta-VAE on synthetic CK+)"
 	@echo "make smoke    - a one-minute run of the main job (debug=smoke)"
 	@echo "make test     - install, then run the test suite"
+	@echo "make bench    - speed and memory vs plain PyTorch and this machine's peak (< 15 min; bench/results.json)"
 	@echo "make paper    - the paper's experiments (Figs. 6-11, siamese) and one combined report; GPU-sized,"
 	@echo "                ARGS=debug=smoke for a CPU check"
 	@echo "make clean    - remove outputs, caches and the virtualenv"
@@ -39,6 +40,9 @@ smoke: install
 
 test: install
 	$(BIN)/python -m pytest -q $(ARGS)
+
+bench: install
+	$(BIN)/python -m bench.run $(ARGS)
 
 # The paper's experiments in order (the siamese VAE freezes the comparator of the run before it), then one page.
 paper: install

@@ -21,8 +21,6 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("ssvae", "classifier", "fader", "siamese_comparator", "siamese_vae")
-SHORT = {"ssvae": "ssvae", "classifier": "classifier", "fader": "fader", "siamese_comparator": "comparator",
-         "siamese_vae": "siamese_vae"}
 
 warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -116,7 +114,7 @@ def autocast_for(precision: str, device: str = "cpu"):
     return nullcontext
 
 
-def _optimizers(module) -> list:
+def make_optimizers(module) -> list:
     opts = module.configure_optimizers()
     return list(opts) if isinstance(opts, (list, tuple)) else [opts]
 

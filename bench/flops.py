@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from bench.common import _optimizers, autocast_for, build, emit, prepare_data, quiet_lightning, transfer, plain_step
+from bench.common import (autocast_for, build, emit, make_optimizers, plain_loss, plain_step, prepare_data,
+                          quiet_lightning, release_memory, transfer)
 
 
 def matmul_peak(dtype=torch.float32, n: int = 4096, reps: int = 3) -> float:
@@ -146,15 +147,13 @@ def largest_linear_matmuls(module, batch: int, reps: int = 2) -> dict:
 
 def run(data_dir: Path, n_subjects: int, steps: int = 3, batch_size: int | None = None,
         model: str = "classifier", arch: str = "paper") -> dict:
-    from bench.common import plain_loss, release_memory
-
     quiet_lightning()
     peak_before, bandwidth = matmul_peak(), memory_bandwidth()
     cfg, dm, module = build(model, arch, data_dir, n_subjects, batch_size)
     if (cfg.get("callbacks") or {}).get("channels_last"):
         module.to(memory_format=torch.channels_last)  # as training runs it (conf/callbacks/default.yaml)
     module.train()
-    opts = _optimizers(module)
+    opts = make_optimizers(module)
     autocast = autocast_for(cfg.trainer.precision)
     batch = transfer(dm, next(iter(dm.train_dataloader())))
     step = lambda: plain_step(model, module, opts, batch, autocast)  # noqa: E731

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from bench.common import (MODELS, StepTimer, _optimizers, autocast_for, build, emit, plain_step, prepare_data,
+from bench.common import (MODELS, StepTimer, autocast_for, build, emit, make_optimizers, plain_step, prepare_data,
                           quiet_lightning, release_memory, steady_rate, transfer)
 
 PRECISIONS = ("32-true", "bf16-mixed")
@@ -84,7 +84,7 @@ def one(name: str, arch: str, data_dir: Path, n_subjects: int, device: str, step
             if channels_last:
                 module.to(memory_format=torch.channels_last)
             module.train()
-            opts, autocast, starts, sizes = _optimizers(module), autocast_for(precision, device), [], []
+            opts, autocast, starts, sizes = make_optimizers(module), autocast_for(precision, device), [], []
             for batch in DeviceBatches(tensors, bs, steps, rep):
                 batch = transfer(dm, batch)
                 (sync or (lambda: None))()

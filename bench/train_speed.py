@@ -19,8 +19,9 @@ from pathlib import Path
 
 import torch
 
-from bench.common import (MODELS, PeakRSS, StepTimer, autocast_for, batches, build, emit, max_rss_mb, plain_step,
-                          prepare_data, quiet_lightning, release_memory, run_json, steady_rate, transfer, _optimizers)
+from bench.common import (MODELS, PeakRSS, StepTimer, autocast_for, batches, build, emit, make_optimizers,
+                          max_rss_mb, plain_step, prepare_data, quiet_lightning, release_memory, run_json,
+                          steady_rate, transfer)
 
 
 def _channels_last(cfg) -> bool:
@@ -33,7 +34,7 @@ def make_trainer(cfg, module, steps: int, timer: StepTimer):
     from hydra.utils import instantiate
 
     callbacks = [timer] + ([instantiate(cfg.callbacks.channels_last)] if _channels_last(cfg) else [])
-    n_opt = 1 if module.automatic_optimization else len(_optimizers(module))  # manual: a global step per optimizer
+    n_opt = 1 if module.automatic_optimization else len(make_optimizers(module))  # manual: a global step per optimizer
     return instantiate(cfg.trainer, callbacks=callbacks, logger=False, enable_checkpointing=False,
                        enable_progress_bar=False, enable_model_summary=False, max_epochs=-1,
                        max_steps=steps * n_opt, limit_val_batches=0, num_sanity_val_steps=0,
@@ -63,7 +64,7 @@ def plain_run(name: str, cfg, dm, module, steps: int, warmup: int) -> dict:
     if _channels_last(cfg):
         module.to(memory_format=torch.channels_last)
     module.train()
-    opts = _optimizers(module)
+    opts = make_optimizers(module)
     starts, sizes = [], []
     for batch in batches(dm.train_dataloader(), steps):
         batch = transfer(dm, batch)
@@ -98,7 +99,9 @@ class _ProfileSteps(StepTimer):
 
 def lightning_python_time(cfg, dm, module, steps: int, warmup: int) -> dict:
     """Where a Lightning step's Python time goes: self time per step in Lightning's own code (the
-    framework's cost: hooks, logging, loops), in facevae's and in torch's Python, by cProfile."""
+    framework's cost: hooks, logging, loops), in facevae's and in torch's Python, by cProfile. An upper
+    bound: a frame's self time also holds the freeing of tensors whose last reference dies there (the
+    autograd graph of a manual-optimization training_step is freed in Lightning's strategy.training_step)."""
     import pstats
     from collections import defaultdict
 
@@ -107,7 +110,7 @@ def lightning_python_time(cfg, dm, module, steps: int, warmup: int) -> dict:
     module.trainer = dm.trainer = None
     n = max(1, len(prof.starts) - warmup)
     by_pkg, lightning_fns = defaultdict(float), []
-    for (file, line, fn), (_, _, tottime, cumtime, _) in pstats.Stats(prof.profiler).stats.items():
+    for (file, line, fn), (_, _, tottime, _, _) in pstats.Stats(prof.profiler).stats.items():
         pkg = next((k for k, keys in (("lightning", ("pytorch_lightning", "lightning_fabric")),
                                       ("torchmetrics", ("torchmetrics",)), ("facevae", ("facevae", "bench")),
                                       ("torch (Python)", ("/torch/",))) if any(x in file for x in keys)),
@@ -117,7 +120,8 @@ def lightning_python_time(cfg, dm, module, steps: int, warmup: int) -> dict:
             lightning_fns.append((tottime, f"{Path(file).name}:{line}({fn})"))
     module.to(memory_format=torch.contiguous_format)
     top = sorted(lightning_fns, reverse=True)[:6]
-    return {"self_ms_per_step": {k: round(v / n * 1e3, 2) for k, v in sorted(by_pkg.items(), key=lambda kv: -kv[1])},
+    return {"step_ms_profiled": round((prof.end - prof.starts[min(warmup, len(prof.starts) - 1)]) / n * 1e3, 1),
+            "self_ms_per_step": {k: round(v / n * 1e3, 2) for k, v in sorted(by_pkg.items(), key=lambda kv: -kv[1])},
             "top_lightning_ms_per_step": {f: round(t / n * 1e3, 3) for t, f in top}}
 
 

@@ -70,4 +70,10 @@ class FaceModule(pl.LightningModule):
 
     def configure_optimizers(self):
         """Adam (the paper's optimizer, §2.3/§2.4) with the model's lr and weight decay."""
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.get("weight_decay", 0.0))
+        return adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.get("weight_decay", 0.0))
+
+
+def adam(params, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
+    """torch's fused Adam: one kernel over all parameters. make bench measured the default for-loop Adam at
+    1.0-2.3 s per step of the paper's classifier (a quarter to a third of the step) and fused at 0.15-0.21 s."""
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)

@@ -12,7 +12,7 @@ from torch import nn
 from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 
 from .arch import build_network
-from .base import FaceModule
+from .base import FaceModule, adam
 
 
 @dataclass
@@ -245,8 +245,7 @@ class Fader(FaceModule):
 
     def configure_optimizers(self):
         ae = [*self.encoder.parameters(), *self.to_z.parameters(), *self.decoder.parameters()]
-        return (torch.optim.Adam(ae, lr=self.hparams.lr),
-                torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.dis_lr))
+        return (adam(ae, lr=self.hparams.lr), adam(self.discriminator.parameters(), lr=self.hparams.dis_lr))
 
     def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
         """Figs. 7 and 8 of §3.3 and an attribute-swap grid."""
