@@ -245,7 +245,10 @@ class Fader(FaceModule):
 
     def configure_optimizers(self):
         ae = [*self.encoder.parameters(), *self.to_z.parameters(), *self.decoder.parameters()]
-        return (adam(ae, lr=self.hparams.lr), adam(self.discriminator.parameters(), lr=self.hparams.dis_lr))
+        # Not fused: the Fader clips gradients (_step), which Lightning forbids for fused optimizers under
+        # trainer.precision=bf16-mixed / 16-mixed.
+        return (adam(ae, lr=self.hparams.lr, fused=False),
+                adam(self.discriminator.parameters(), lr=self.hparams.dis_lr, fused=False))
 
     def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
         """Figs. 7 and 8 of §3.3 and an attribute-swap grid."""
