@@ -138,8 +138,13 @@ def test_wandb_offline_without_key_writes_images_and_the_latent_table(tmp_path, 
 
 
 def _metrics(run: Path) -> dict:
+    """End metrics plus the last epoch's training loss: equal end metrics alone could hide a divergence
+    (the best checkpoint may be one saved before the kill)."""
     m = json.loads((run / "metrics.json").read_text())
-    return {k: v for k, v in m.items() if k.startswith(("test/", "val/"))}
+    rows = (run / "csv" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    train = [r.split(",")[header.index("train/loss")] for r in rows[1:]]
+    return {**{k: v for k, v in m.items() if k.startswith(("test/", "val/"))}, "last_train_loss": [t for t in train if t][-1]}
 
 
 @pytest.mark.slow
@@ -150,7 +155,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, da
     reference = tmp_path / "reference"
     train_py(*args, f"hydra.run.dir={reference}")
 
-    identical = 0
+    identical, differ = 0, []
     delays = (0.0, 0.4)  # kill right after the first checkpoint, and a little later in the next epoch
     for k, delay in enumerate(delays):
         run = tmp_path / f"killed{k}"
@@ -165,9 +170,12 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, da
         proc.wait()
         assert proc.returncode == -9 and last.exists() and not (run / "metrics.json").exists()
         train_py(*args, "ckpt_path=last", f"hydra.run.dir={run}")
-        if _metrics(run) == _metrics(reference):
+        got, want = _metrics(run), _metrics(reference)
+        if got == want:
             identical += 1
-    assert identical == len(delays), (_metrics(run), _metrics(reference))
+        else:
+            differ.append({k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)})
+    assert identical == len(delays), differ
 
 
 def test_ckpt_path_last_without_a_checkpoint_is_one_line(tmp_path):

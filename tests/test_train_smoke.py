@@ -28,7 +28,11 @@ def test_smoke_run_writes_every_artifact(smoke_run):
     out, metrics = smoke_run
     written = json.loads((out / "metrics.json").read_text())
     assert METRIC_KEYS <= written.keys()
-    assert written == pytest.approx({k: v for k, v in metrics.items()}, nan_ok=True)
+    # metrics.json writes NaN (e.g. a factor constant in this tiny test split) as null
+    nulls = {k: (None if isinstance(v, float) and v != v else v) for k, v in metrics.items()}
+    assert {k: v for k, v in written.items() if v is None} == {k: v for k, v in nulls.items() if v is None}
+    assert {k: v for k, v in written.items() if v is not None} == pytest.approx(
+        {k: v for k, v in nulls.items() if v is not None})
     assert 0.0 <= written["test/acc"] <= 1.0 and written["test/recon_mse"] > 0
     figures = {p.name for p in (out / "figures").glob("*.png")}
     expected = {"fig9_reconstructions.png", "fig10_latent_distributions.png", "data_contact_sheet.png",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from .cache import PreparedData
 from .prepare import prepare
@@ -58,6 +59,28 @@ def augment_batch(images: torch.Tensor, hflip: float, shift: float, rotate: floa
     theta = torch.stack([torch.stack([cos, -sin, u() * 2 * shift], 1), torch.stack([sin, cos, u() * 2 * shift], 1)], 1)
     grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
     return torch.nn.functional.grid_sample(images, grid, padding_mode="border", align_corners=False)
+
+
+def run_seed() -> int:
+    """The run's seed (seed_everything exports it), so data order follows `seed=` without a second knob."""
+    return int(os.environ.get("PL_GLOBAL_SEED", 0))
+
+
+class EpochShuffle(RandomSampler):
+    """A random order per epoch from (seed, epoch) alone, never from the global RNG: a run resumed at any
+    epoch sees the batches an uninterrupted run sees (Lightning calls set_epoch before every epoch)."""
+
+    def __init__(self, dataset, seed: int):
+        super().__init__(dataset, generator=torch.Generator().manual_seed(seed))
+        self.seed = seed
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator.manual_seed(self.seed + epoch)
+
+
+def loader_generator() -> torch.Generator:
+    """Each DataLoader iterator draws a base seed; from its own generator, it leaves the global RNG alone."""
+    return torch.Generator().manual_seed(run_seed())
 
 
 class FaceDataModule(pl.LightningDataModule):
@@ -160,9 +183,10 @@ class FaceDataModule(pl.LightningDataModule):
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
-            shuffle=shuffle,
+            sampler=EpochShuffle(dataset, run_seed()) if shuffle else None,
             num_workers=self.hparams.num_workers,
             drop_last=False,
+            generator=loader_generator(),
         )
 
     def _balanced_train(self, train: np.ndarray) -> FaceDataset:

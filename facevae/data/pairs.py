@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset
 
-from .datamodule import FaceDataModule
+from .datamodule import EpochShuffle, FaceDataModule, loader_generator
 
 PAIR_SUBJECTS = ("cross", "any")
 
@@ -107,16 +107,12 @@ class PairDataset(Dataset):
         return self.images[a], self.partner_image(i), self.same[i], self.labels[a], self.partner_labels[i]
 
 
-class EpochSampler(RandomSampler):
+class EpochSampler(EpochShuffle):
     """Random order whose `set_epoch` (called by Lightning before every epoch) also redraws the pairs."""
-
-    def __init__(self, dataset: PairDataset, seed: int):
-        super().__init__(dataset, generator=torch.Generator().manual_seed(seed))
-        self.seed = seed
 
     def set_epoch(self, epoch: int) -> None:
         self.data_source.set_epoch(epoch)
-        self.generator.manual_seed(self.seed + epoch)
+        super().set_epoch(epoch)
 
 
 class PairDataModule(FaceDataModule):
@@ -153,7 +149,7 @@ class PairDataModule(FaceDataModule):
         dataset = self.pair_datasets[split]
         sampler = EpochSampler(dataset, self.pair_seed) if shuffle else None
         return DataLoader(dataset, batch_size=self.hparams.batch_size, sampler=sampler,
-                          num_workers=self.hparams.num_workers, drop_last=False)
+                          num_workers=self.hparams.num_workers, drop_last=False, generator=loader_generator())
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         img_a, img_b, same, label_a, label_b = batch
