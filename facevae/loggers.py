@@ -60,8 +60,8 @@ def sweep_group() -> str | None:
 
 def log_run_end(loggers, metrics: dict, figures_dir: Path, embedding=None) -> None:
     """Send the final metrics, every figure and (W&B) a table of latent codes with class labels."""
+    numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
     for logger in loggers or []:
-        numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
         if type(logger).__name__ != "WandbLogger":
             continue
         import wandb

@@ -91,13 +91,10 @@ def fig11_traversal(model, enc: dict[str, np.ndarray], classes: list[str], axis:
     pool = neutral if len(neutral) else np.arange(len(mu))
     _, first = np.unique(enc["subjects"][pool], return_index=True)
     picks = pool[np.sort(first)][:n_faces]
-    rows, labels = [], []
-    for i in picks:
-        z = torch.from_numpy(np.repeat(mu[i : i + 1], steps, axis=0)).to(model.device)
-        z[:, axis] = torch.from_numpy(values).to(z)
-        decoded = model.decode(z)[:, 0].cpu().numpy()
-        rows.append(np.concatenate([enc["images"][i][None], decoded]))
-        labels.append(f"subject {enc['subjects'][i]}")
+    codes = torch.from_numpy(mu[picks]).to(model.device)
+    decoded = model.decode_along(codes, axis, torch.from_numpy(values)).cpu().numpy()  # (steps, picks, H, W)
+    rows = [np.concatenate([enc["images"][i][None], decoded[:, j]]) for j, i in enumerate(picks)]
+    labels = [f"subject {enc['subjects'][i]}" for i in picks]
     cols = ["input"] + [f"z{axis}={v:+.1f}" for v in values]
     fig = image_grid(rows, labels, cols, f"Fig. 11 - faces along the '{axis_name}' axis (z{axis})")
     return save(fig, path)

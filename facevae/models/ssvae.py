@@ -131,7 +131,10 @@ class SSVAE(FaceModule):
 
     def traverse(self, x: torch.Tensor, axis: int, values: torch.Tensor) -> torch.Tensor:
         """Fig. 11: x's mean code with one axis set to each of `values`, decoded: (len(values), N, H, W)."""
-        mu, _ = self.encode(x)
+        return self.decode_along(self.encode(x)[0], axis, values)
+
+    def decode_along(self, mu: torch.Tensor, axis: int, values: torch.Tensor) -> torch.Tensor:
+        """Codes `mu` with one axis set to each of `values`, decoded: (len(values), N, H, W)."""
         faces = []
         for v in values.tolist():
             z = mu.clone()
