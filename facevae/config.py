@@ -55,6 +55,8 @@ class TopSchema:
     task: str = "train"
     ckpt_path: typing.Optional[str] = None
     optimized_metric: str = "val/best"
+    skip_finished: bool = False
+    device_lease: typing.Any = None  # set by facevae.gpu_pool inside hydra/launcher=gpus sweeps
     paths: PathsSchema = field(default_factory=PathsSchema)
     arch: ArchSchema = field(default_factory=ArchSchema)
     eval: EvalSchema = field(default_factory=EvalSchema)
@@ -88,22 +90,62 @@ def validate(cfg: DictConfig) -> None:
             + ", ".join(f"loss={l}" for l in model.valid_losses)
         )
     _check_target("data", cfg.data, ignore=("synth",))
+    _check_folds(cfg.data)
     model_cls = _check_target("model", cfg.model, ignore=MODEL_META_KEYS)
     _check_loss(cfg.loss, getattr(model_cls, "loss_schema", None))
     _check_target("trainer", cfg.trainer)
+    _check_model_files(cfg.model)
 
 
 def _check_crop(data: DictConfig) -> None:
-    """data.crop: a method or a fallback list of haar, landmarks, none; landmarks only for CK+ layouts."""
+    """data.crop: a method or a fallback list of haar, landmarks, dlib, aligned, none; landmarks only for CK+
+    layouts (dlib finds the same 68 points in photos)."""
     crop = data.get("crop", "none")
     chain = [crop] if isinstance(crop, str) else list(crop)
-    unknown = [m for m in chain if m not in ("haar", "landmarks", "none")]
+    unknown = [m for m in chain if m not in ("haar", "landmarks", "dlib", "aligned", "none")]
     if unknown or not chain:
         raise ConfigError(f"config error at 'data.crop': unknown method {unknown[0] if unknown else '[]'!r}; "
-                          "use haar, landmarks, none or a fallback list like [haar, landmarks]")
-    if data.get("source") in ("fer2013", "folder") and "landmarks" in chain:
+                          "use haar, landmarks, dlib, aligned, none or a fallback list like [haar, landmarks]")
+    if data.get("dlib_detector", "hog") not in ("hog", "mmod"):
+        raise ConfigError(f"config error at 'data.dlib_detector': {data.dlib_detector!r}; use hog or mmod")
+    if data.get("source") in ("fer2013", "folder", "london") and "landmarks" in chain:
         raise ConfigError(f"config error at 'data.crop': data.source={data.source} has no landmarks; "
-                          "use haar, none or [haar, none]")
+                          "use dlib (its own 68 points), aligned, haar, none or [dlib, haar, none]")
+
+
+def _check_folds(data: DictConfig) -> None:
+    """data.fold / num_folds / val_folds: a test fold, validation folds and at least one training fold."""
+    if data.get("source") == "fer2013" and data.get("split", "auto") in ("auto", "usage"):
+        return  # FER2013's own Usage column splits it; the fold keys are not used
+    n, fold, val = data.get("num_folds", 10), data.get("fold", 0), data.get("val_folds", 1)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (n, fold, val)):
+        raise ConfigError(f"config error: data.num_folds, data.fold and data.val_folds must be integers, got "
+                          f"{n!r}, {fold!r}, {val!r}")
+    if val < 0 or n < val + 2:
+        raise ConfigError(f"config error at 'data.num_folds': {n} folds cannot hold a test fold, {val} validation "
+                          f"fold(s) and a training fold; use data.num_folds>={val + 2} (default 10)")
+    if not 0 <= fold < n:
+        raise ConfigError(f"config error at 'data.fold': {fold} is outside 0..{n - 1} (data.num_folds={n}); "
+                          f"pick a test fold in that range")
+
+
+# Checkpoints a model config may name, and the model each must hold.
+_MODEL_FILES = {"comparator_ckpt": "siamese_comparator", "classifier_ckpt": "classifier", "tower_init": "classifier"}
+
+
+def _check_model_files(model: DictConfig) -> None:
+    """Checkpoints named in the model config exist, load as data and hold the right model: before any data work."""
+    from .checkpoint import load_checkpoint, stored_model_name
+
+    for key, expected in _MODEL_FILES.items():
+        path = model.get(key)
+        if not path or not isinstance(path, str):
+            continue
+        ckpt = load_checkpoint(path, what=f"model.{key}")
+        found = stored_model_name(ckpt)
+        if found != expected:
+            raise ConfigError(f"config error at 'model.{key}': {path} holds model={found or '?'}, not model={expected}; "
+                              f"train one with `python train.py model={expected}` and pass its checkpoint")
 
 
 def _first_line(exc: Exception) -> str:

@@ -6,31 +6,24 @@ import time
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .config import ConfigError
+from .checkpoint import load_checkpoint, load_weights, run_config
 from .provenance import write_run_record
 from .run import build_datamodule, build_model, evaluate, finish
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """A checkpoint loaded safely (weights_only=True); it must carry facevae's run config."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found; pass ckpt_path=<run>/checkpoints/best.ckpt")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if "facevae_config" not in ckpt:
-        raise ConfigError(f"{path}: not a facevae checkpoint (it carries no facevae_config)")
-    return ckpt
 
 
 def evaluate_checkpoint(cfg: DictConfig, data_overrides: list[str]) -> dict:
     """Test metrics and figures of the checkpoint `cfg.ckpt_path`, written into cfg.paths.output_dir."""
     ckpt = load_checkpoint(cfg.ckpt_path)
-    run_cfg = OmegaConf.create(ckpt["facevae_config"])
+    run_cfg = run_config(ckpt, cfg.ckpt_path, local=cfg)  # checked data, rebased onto this machine's paths
     if any(o.split("=")[0].lstrip("+~") == "data" for o in data_overrides):
+        trained = list(run_cfg.data.classes)
         run_cfg.data = cfg.data  # a different dataset group: take it whole
+        if set(cfg.data.classes) <= set(trained):
+            # e.g. a 7-class model on data=london (neutral, happiness): the labels index the model's own
+            # class list, so its weights load and its outputs line up; the other classes have no images.
+            run_cfg.data.classes = trained
     else:
         dotlist = [o.lstrip("+~") for o in data_overrides]
         run_cfg = OmegaConf.merge(run_cfg, OmegaConf.from_dotlist(dotlist))
@@ -43,7 +36,7 @@ def evaluate_checkpoint(cfg: DictConfig, data_overrides: list[str]) -> dict:
     datamodule.setup("test")
     write_run_record(out_dir, run_cfg, datamodule.manifest)
     model = build_model(run_cfg, datamodule.classes)
-    model.load_state_dict(ckpt["state_dict"])
+    load_weights(model, ckpt, cfg.ckpt_path)
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                          enable_model_summary=False, default_root_dir=str(out_dir))
     if "eval" in cfg:  # eval.py's own eval.* options win over the ones the run was trained with

@@ -24,3 +24,10 @@ class SweepSummary(Callback):
             log.warning("facevae: no sweep summary: %s", exc)
             return
         print(f"sweep summary: {path}")
+        import json
+
+        from .evaluation.crossval import crossval_line
+
+        cv = json.loads((path.parent / "summary.json").read_text()).get("crossval")
+        if cv:
+            print(crossval_line(cv))

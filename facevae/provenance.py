@@ -56,6 +56,8 @@ def write_run_record(out_dir: Path, cfg: DictConfig, manifest: dict | None = Non
         "platform": platform.platform(),
         "git_commit": git_commit(),
         "versions": package_versions(),
+        # hydra/launcher=gpus: the device ids this job leased (facevae.gpu_pool)
+        "device_lease": OmegaConf.to_container(cfg.device_lease) if cfg.get("device_lease") is not None else None,
     }
     (out_dir / "run_info.json").write_text(json.dumps(info, indent=2))
     if manifest is not None:

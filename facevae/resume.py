@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,21 +66,61 @@ class RNGState(pl.Callback):
             self._pending = None
 
 
-def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
-    """`last` -> <run folder>/checkpoints/last.ckpt, which must exist; a path must exist too."""
+class ResumeHint(pl.Callback):
+    """On Ctrl-C (or any crash) during training: print the exact command that resumes this run."""
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if trainer.global_rank != 0:
+            return
+        print(resume_hint(Path(trainer.default_root_dir), exception), file=sys.stderr, flush=True)
+
+
+def resume_hint(output_dir: Path, exception: BaseException | None = None) -> str:
+    """The line that tells how to resume the run in `output_dir` (or that there is nothing to resume yet)."""
+    what = "interrupted" if isinstance(exception, KeyboardInterrupt) else "stopped"
+    if not (output_dir / "checkpoints" / "last.ckpt").is_file():
+        return f"facevae: training {what} before its first checkpoint: nothing to resume; start it again"
+    overrides = []
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = [o for o in HydraConfig.get().overrides.task
+                     if not o.lstrip("+~").startswith(("ckpt_path=", "hydra.run.dir="))]
+    except Exception:  # noqa: BLE001 - not under Hydra (tests, the Python API): the folder is enough
+        pass
+    args = " ".join(shlex.quote(o) for o in [*overrides, f"hydra.run.dir={output_dir}", "ckpt_path=last"])
+    return f"facevae: training {what}; resume it with: python train.py {args}"
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path, model_name: str | None = None) -> str | None:
+    """`last` -> <run folder>/checkpoints/last.ckpt, which must exist; a path must exist too.
+
+    The file is opened as data first (weights only, a facevae checkpoint of `model_name`), so a
+    foreign or crafted file stops here with one line instead of inside Lightning.
+    """
     if ckpt_path in (None, ""):
         return None
     if ckpt_path == "last":
         last = Path(output_dir) / "checkpoints" / "last.ckpt"
         if last.is_file():
-            return str(last)
+            return _checked(str(last), model_name)
         hint = _latest_with_last(Path(output_dir))
         raise ConfigError(
             f"ckpt_path=last: {last} does not exist; resume in the crashed run's folder with "
             f"hydra.run.dir=<that folder>" + (f" (the newest with a last.ckpt: {hint})" if hint else ""))
     if not Path(ckpt_path).is_file():
         raise ConfigError(f"ckpt_path={ckpt_path}: file not found; pass a checkpoint file or ckpt_path=last")
-    return str(ckpt_path)
+    return _checked(str(ckpt_path), model_name)
+
+
+def _checked(path: str, model_name: str | None) -> str:
+    from .checkpoint import load_checkpoint, stored_model_name
+
+    found = stored_model_name(load_checkpoint(path))
+    if model_name is not None and found != model_name:
+        raise ConfigError(f"ckpt_path={path}: holds model={found or '?'}, this run is model={model_name}; resume "
+                          f"with the same model={found or '...'} or pass a checkpoint of this model")
+    return path
 
 
 def _latest_with_last(output_dir: Path) -> str | None:

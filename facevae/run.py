@@ -27,29 +27,34 @@ def build_datamodule(cfg: DictConfig):
     """The configured LightningDataModule (not yet prepared).
 
     A model class may name the DataModule it needs in `datamodule_target` (the siamese comparator
-    trains on pairs); the data config's keys then go to that class instead.
+    trains on pairs); the data config's keys then go to that class instead. Built by calling the
+    class with plain values: nothing nested in the config is instantiated.
     """
     model_cls = import_target(cfg.model._target_)
-    target = getattr(model_cls, "datamodule_target", None)
-    if not target:
-        return instantiate(cfg.data, _convert_="all")
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    target = data.pop("_target_")
+    pair_target = getattr(model_cls, "datamodule_target", None)
+    if not pair_target:
+        return import_target(target)(**data)
     # The model's pair options (model.p_same, ...) configure its DataModule too.
     extra = {k: cfg.model[k] for k in getattr(model_cls, "datamodule_keys", ()) if k in cfg.model}
-    data = OmegaConf.merge(cfg.data, {"_target_": target})
-    return instantiate(data, _convert_="all", pair_seed=cfg.seed, **extra)
+    return import_target(pair_target)(**data, pair_seed=cfg.seed, **extra)
 
 
 def build_model(cfg: DictConfig, classes: list[str]):
-    """The configured LightningModule, given the data's class list; hyperparameters are primitives."""
+    """The configured LightningModule, given the data's class list; hyperparameters are primitives.
+
+    The class is called with plain values (never Hydra's recursive instantiate), so a value in the
+    config can only ever be a value.
+    """
     params = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k not in MODEL_META_KEYS}
     arch = OmegaConf.to_container(cfg.arch, resolve=True)
+    model_cls = import_target(params.pop("_target_"))
     # The model's loss schema supplies defaults, so a preset file states only what it sets.
-    schema = getattr(import_target(cfg.model._target_), "loss_schema", None)
+    schema = getattr(model_cls, "loss_schema", None)
     loss_cfg = OmegaConf.merge(OmegaConf.structured(schema), cfg.loss) if schema else cfg.loss
     loss = OmegaConf.to_container(loss_cfg, resolve=True)
-    model = instantiate(params, classes=list(classes), arch=arch, loss=loss, image_size=cfg.data.image_size,
-                        _convert_="all")
-    return model
+    return model_cls(**params, classes=list(classes), arch=arch, loss=loss, image_size=cfg.data.image_size)
 
 
 def _callbacks_and_loggers(cfg: DictConfig) -> tuple[list, list]:
@@ -81,8 +86,11 @@ def train(cfg: DictConfig) -> dict:
 
     validate(cfg)
     out_dir = Path(cfg.paths.output_dir)
+    if cfg.get("skip_finished") and (done := finished_metrics(out_dir, cfg)) is not None:
+        log.info("%s already finished with this config: reusing its metrics.json (skip_finished=true)", out_dir)
+        return done
     out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), out_dir)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), out_dir, str(cfg.model.name))
     started = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision("high")
@@ -100,7 +108,7 @@ def train(cfg: DictConfig) -> dict:
                                       default_root_dir=str(out_dir), plugins=[AtomicCheckpointIO()],
                                       strategy=_strategy(cfg, model))
     fit_start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     fit_seconds = time.perf_counter() - fit_start
     # The last epoch's validation numbers: what a sweeper compares (the loss scale moves with α, β, γ).
     last_val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/") and v.numel() == 1}
@@ -124,6 +132,21 @@ def train(cfg: DictConfig) -> dict:
     return metrics
 
 
+def finished_metrics(out_dir: Path, cfg: DictConfig) -> dict | None:
+    """metrics.json of a run folder that finished with the same resolved config (the device lease aside)."""
+    import yaml
+
+    metrics, config = out_dir / "metrics.json", out_dir / "config.yaml"
+    if not (metrics.is_file() and config.is_file()):
+        return None
+    drop = ("device_lease", "ckpt_path")
+    then = {k: v for k, v in (yaml.safe_load(config.read_text()) or {}).items() if k not in drop}
+    now = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if k not in drop}
+    if then != now:
+        return None
+    return {k: (math.nan if v is None else v) for k, v in json.loads(metrics.read_text()).items()}
+
+
 def _strategy(cfg: DictConfig, model) -> str:
     """The configured strategy; plain DDP becomes find-unused-parameters for models that need it
     (the Fader's two optimizers leave one part unused in each backward: Lightning #20328)."""
@@ -139,7 +162,7 @@ def evaluate(trainer: pl.Trainer, model, datamodule, out_dir: Path, cfg: DictCon
     """Test metrics, the model's figures and the evaluation suite; returns (metrics, claims, notes)."""
     from .evaluation.suite import run_suite, summarise_claims
 
-    results = trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
+    results = trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False, weights_only=True)
     metrics = {k: float(v) for k, v in results[0].items()}
     if trainer.global_rank != 0:  # the test metrics are synced; figures and the suite are rank 0's
         return metrics, [], {}
@@ -166,6 +189,11 @@ def finish(out_dir: Path, cfg: DictConfig, metrics: dict, claims: list, notes: d
     write_report(out_dir, cfg, metrics, claims, notes, manifest, checkpoint)
     log_run_end(loggers, metrics, out_dir / "figures", embedding)
     print_summary(cfg, metrics, out_dir, checkpoint)
+    from .evaluation.photo_pairs import pairs_table
+
+    pairs = pairs_table(metrics)  # data=london: the paired real-photo table ends the run, as in report.md
+    if pairs:
+        print("\nPaired real photos: neutral edited to happiness vs the same person's real smile\n" + "\n".join(pairs))
 
 
 def model_figures(model, datamodule, figures_dir: Path) -> tuple[dict[str, float], list[Path]]:

@@ -63,3 +63,32 @@ def test_fast_decoder_reaches_image_size():
 def test_unreshapable_dense_layer_is_explained():
     with pytest.raises(ArchError, match="cannot be reshaped"):
         build_network("F1000-TC8,3,2", (7,))
+
+
+def test_resize_then_convolve_layers():
+    """UC<m>,<n>,<s>: nearest upsample by s, then an n x n SAME conv with m kernels (no transpose conv)."""
+    layers = parse_arch("F8192-UC32,3,2-UC1,3,1")
+    assert [(l.kind, l.units, l.kernel, l.stride) for l in layers[1:]] == [("upconv", 32, 3, 2), ("upconv", 1, 3, 1)]
+    net, out = build_network("F8192-UC32,3,2-UC16,3,2-UC8,3,2-UC1,3,1", (39,), out_activation=False)
+    assert out == (1, 128, 128) and net(torch.randn(2, 39)).shape == (2, 1, 128, 128)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net)
+    assert sum(isinstance(m, torch.nn.Upsample) for m in net) == 3
+    with pytest.raises(ArchError, match="odd"):
+        build_network("F8192-UC8,4,2-UC1,3,1", (7,), out_activation=False, image_size=64)
+
+
+def test_constant_code_decodes_without_a_checkerboard():
+    """A TC k3 s2 stack with all-one weights draws a periodic pattern from a constant input; UC cannot."""
+    for spec, periodic in (("F1024-TC4,3,2-TC1,3,2", True), ("F1024-UC4,3,2-UC1,3,2", False)):
+        net, _ = build_network(spec, (3,), out_activation=False, image_size=32)
+        for m in net.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)):
+                torch.nn.init.constant_(m.weight, 0.1)
+                torch.nn.init.zeros_(m.bias)
+        img = net(torch.ones(1, 3))[0, 0, 4:-4, 4:-4]  # interior: borders differ for both
+        assert (img.std() / img.mean() > 0.05) == periodic, spec
+
+
+def test_kernel_four_transpose_conv_doubles_exactly():
+    net, out = build_network("F8192-TC18,4,2-TC12,4,2-TC6,4,2-TC1,3,1", (7,), out_activation=False)
+    assert out == (1, 128, 128) and net(torch.randn(1, 7)).shape == (1, 1, 128, 128)

@@ -167,10 +167,18 @@ def test_a_killed_preparation_leaves_a_usable_state(smoke_tree, tmp_path):
     proc.wait()
     assert proc.returncode == -9  # killed, not finished
     assert not (cache / "ckplus" / "manifest.json").exists()
-    # A kill between writing and renaming leaves a temporary sibling named after the dead process.
+    # A kill between writing and renaming leaves a temporary sibling named after the dead process, with
+    # the marker write_cache puts in first. A folder of the same shape without it is not facevae's: kept.
+    from facevae.data.cache import MARKER
+
     partial = cache / f".ckplus.tmp-{proc.pid}"
     partial.mkdir(parents=True)
+    (partial / MARKER).write_text("")
     (partial / "images.npy").write_bytes(b"half")
+    foreign = cache / ".ckplus.old-999999"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("not facevae's")
     ok = _prepare_cli(*args, f"hydra.run.dir={tmp_path}/run2")
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert (cache / "ckplus" / "manifest.json").is_file() and not partial.exists()
+    assert (foreign / "thesis.tex").read_text() == "not facevae's"

@@ -66,7 +66,7 @@ def test_invalid_model_loss_pair_names_the_valid_losses(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "facevae: error: model=ssvae does not take loss=adv; valid: loss=ssvae"
+    assert proc.stderr.strip() == "facevae: error: model=ssvae does not take loss=adv; valid: loss=ssvae, loss=ssvae_paper"
     assert not (tmp_path / "checkpoints").exists()  # failed before any work
 
 

@@ -75,7 +75,7 @@ def test_blank_image_and_fallbacks(detector):
     assert stats.rate("haar") == 0 and stats.rate("landmarks") == 1
     assert stats.to_dict()["n_failed"] == 2 and stats.to_dict()["n_images"] == 4
     with pytest.raises(ValueError, match="unknown"):
-        crop_face(blank, ("dlib",))
+        crop_face(blank, ("sift",))
 
 
 def test_none_method_centre_crops():

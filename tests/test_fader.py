@@ -24,7 +24,7 @@ from .conftest import compose_config
 CLASSES = ["neutral", "anger", "contempt", "disgust", "surprise", "happiness", "sadness"]
 FAST = {"pool_stride": 2, "encoder": "C8-C32-F256-F100", "decoder": "F8192-TC18,3,2-TC12,3,2-TC6,3,2-TC1,3,1",
         "discriminator": "F256-F256"}
-PRESETS = ["fader", "l2", "mc", "adv", "lample"]
+PRESETS = ["fader", "fader_paper", "l2", "mc", "adv", "lample"]
 
 
 def make(loss=None, arch=FAST, **kw):
@@ -195,7 +195,8 @@ def test_every_preset_composes_validates_and_trains_one_step(preset, tmp_path):
     validate(cfg)
     assert cfg.loss.name == preset
     model = build_model(cfg, CLASSES)
-    weights = {"l2": (0, 0), "mc": (1, 0), "adv": (1, 0.1), "fader": (1, 0.1), "lample": (0, 0)}[preset]
+    weights = {"l2": (0, 0), "mc": (1, 0), "adv": (1, 0.1), "fader": (1, 0.1), "fader_paper": (1, 0.1),
+               "lample": (0, 0)}[preset]
     assert (model.w_mc, model.w_adv) == weights and model.mode == ("lample" if preset == "lample" else "paper")
     x, y = batch(4)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -220,4 +221,4 @@ def test_smoke_training_writes_metrics_figures_checkpoints(tmp_path, data_dir):
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["hyper_parameters"]["loss"]["name"] == "fader" and ckpt["hyper_parameters"]["loss"]["adv"] == 0.1
     assert len(ckpt["optimizer_states"]) == 2  # autoencoder + discriminator
-    assert metrics["model/params"] == sum(v.numel() for v in ckpt["state_dict"].values())
+    assert metrics["model/params"] == sum(v.numel() for k, v in ckpt["state_dict"].items() if k != "class_codes")

@@ -198,7 +198,13 @@ def test_paper_presets_compose_for_a_gpu_and_shrink_with_smoke(preset, tmp_path)
     full = compose_config([f"experiment={preset}", *extra], tmp_path, tmp_path)
     assert full.arch.name == "paper" and full.trainer.accelerator == "gpu" and full.trainer.max_epochs >= 60
     smoke = compose_config([f"experiment={preset}", "debug=smoke", *extra], tmp_path, tmp_path)
-    validate(smoke)
+    if extra:  # the frozen comparator is checked at config time: a missing one is named before any work
+        from facevae.config import ConfigError
+
+        with pytest.raises(ConfigError, match="model.comparator_ckpt=.*c.ckpt: checkpoint not found"):
+            validate(smoke)
+    else:
+        validate(smoke)
     assert smoke.trainer.accelerator == "cpu" and smoke.trainer.max_epochs == 2 and smoke.arch.name == "paper"
 
 

@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from facevae.data.errors import DataError
+
 from facevae.data.labels import CKPLUS_NAME_TO_CODE
 from facevae.data.synth import (
     AU_NUMBERS,
@@ -66,9 +68,16 @@ def test_overwrite_existing_tree(tree, tmp_path):
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "keep.txt").write_text("x")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(DataError, match="not a synthetic CK\\+ tree facevae made"):
         generate_synth(precious, SynthSpec(n_subjects=1, min_frames=10, max_frames=10), workers=1, progress=False)
     assert (precious / "keep.txt").exists()
+    # A real CK+ tree (same layout, no synth_spec.json of the generator) is never replaced either.
+    real = tmp_path / "CK+"
+    (real / "cohn-kanade-images" / "S005" / "001").mkdir(parents=True)
+    (real / "cohn-kanade-images" / "S005" / "001" / "S005_001_00000001.png").write_bytes(b"licensed")
+    with pytest.raises(DataError):
+        generate_synth(real, SynthSpec(n_subjects=1, min_frames=10, max_frames=10), workers=1, progress=False)
+    assert (real / "cohn-kanade-images" / "S005" / "001" / "S005_001_00000001.png").read_bytes() == b"licensed"
 
 
 def test_layout(tree):

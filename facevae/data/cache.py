@@ -20,9 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DataError
+
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 3  # bumped when the manifest or arrays change shape
+CACHE_FORMAT = 4  # bumped when the manifest or arrays change shape (4: ownership marker, one decoder)
+# Written first into every folder the cache creates: facevae replaces or removes a folder only when
+# it carries this file (or is a complete cache of an earlier format), never a folder someone else made.
+MARKER = ".facevae-cache"
+_CACHE_FILES = {"images.npy", "arrays.npz", "manifest.json", MARKER}
 
 
 @dataclass
@@ -59,8 +65,13 @@ def source_fingerprint(files: list[Path]) -> str:
     """Hash of the file list with sizes and modification times: changes when any input changes."""
     h = hashlib.sha256()
     for f in sorted(files):
-        st = f.stat()
-        h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        try:
+            st = f.stat()
+        except OSError:  # dangling or looping symlink: the reader skips and lists it; the key still sees it
+            h.update(os.fsencode(f) + b"\0unreadable\n")
+            continue
+        # os.fsencode: file names need not be valid UTF-8 (a camera's or another OS's names)
+        h.update(os.fsencode(f) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
@@ -95,12 +106,47 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def is_own_cache(folder: Path) -> bool:
+    """Whether facevae made `folder`: it carries the marker, or holds only an older format's cache files."""
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    if (folder / MARKER).is_file():
+        return True
+    names = {p.name for p in folder.iterdir()}
+    if not names <= _CACHE_FILES or "manifest.json" not in names:
+        return False
+    try:
+        return "cache_key" in json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def remove_owned(folder: Path) -> None:
+    """Remove a folder facevae made; refuse (one line) any other."""
+    if not is_own_cache(folder):
+        raise DataError(f"{folder}: exists and was not made by facevae (no {MARKER} inside); facevae deletes only "
+                        "what it made: move it away, or set paths.cache_dir / data.name to another place")
+    shutil.rmtree(folder)
+
+
+def check_location(folder: Path, source: Path | None) -> None:
+    """Refuse a cache that is, contains or lies inside the data it is prepared from."""
+    if source is None:
+        return
+    cache, data = Path(os.path.abspath(folder)), Path(os.path.abspath(source))
+    if cache == data or cache in data.parents or data in cache.parents:
+        where = "is" if cache == data else ("contains" if cache in data.parents else "lies inside")
+        raise DataError(f"{cache}: the cache folder {where} the data folder {data}; set paths.cache_dir to a "
+                        "folder outside the data (the default data/cache is)")
+
+
 def remove_stale_partials(folder: Path) -> list[Path]:
-    """Delete temporary siblings left by preparations that were killed (their process is gone)."""
+    """Delete temporary siblings left by preparations that were killed (their process is gone) -- ours only."""
     removed = []
     for partial in folder.parent.glob(f".{folder.name}.*-*"):
         kind, _, pid = partial.name.rpartition("-")
-        if kind.endswith((".tmp", ".old")) and pid.isdigit() and not _pid_alive(int(pid)):
+        if (kind.endswith((".tmp", ".old")) and pid.isdigit() and not _pid_alive(int(pid))
+                and is_own_cache(partial)):
             shutil.rmtree(partial, ignore_errors=True)
             removed.append(partial)
     if removed:
@@ -109,29 +155,47 @@ def remove_stale_partials(folder: Path) -> list[Path]:
 
 
 def write_cache(folder: Path, data: PreparedData) -> None:
-    """Write the cache atomically: build in a temporary sibling, then rename it into place."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_partials(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    np.save(tmp / "images.npy", data.images)
-    np.savez(
-        tmp / "arrays.npz",
-        labels=data.labels,
-        subjects=data.subjects,
-        sequences=data.sequences,
-        frames=data.frames,
-        factors=data.factors,
-        usage=data.usage if data.usage is not None else np.array([""] * len(data.labels)),
-    )
-    # The manifest goes last: its presence marks a complete cache.
-    (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2))
-    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+    """Write the cache atomically: build in a temporary sibling, then rename it into place.
+
+    An existing folder is replaced only when facevae made it. A write that fails (read-only or full
+    disk) removes its temporary folder and says so in one line.
+    """
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(folder)
+        if folder.exists() and not is_own_cache(folder):
+            remove_owned(folder)  # raises: not ours
+        tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+        if tmp.exists():
+            remove_owned(tmp)
+        tmp.mkdir()
+    except OSError as exc:
+        raise DataError(f"{folder.parent}: cannot write the prepared cache ({exc.strerror or exc}); set "
+                        "paths.cache_dir=<a writable folder>") from None
+    try:
+        (tmp / MARKER).write_text("made by facevae.data.cache; safe to delete\n")
+        np.save(tmp / "images.npy", data.images)
+        np.savez(
+            tmp / "arrays.npz",
+            labels=data.labels,
+            subjects=data.subjects,
+            sequences=data.sequences,
+            frames=data.frames,
+            factors=data.factors,
+            usage=data.usage if data.usage is not None else np.array([""] * len(data.labels)),
+        )
+        # The manifest goes last: its presence marks a complete cache.
+        (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2, ensure_ascii=True))
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)  # ours: made just above
+        raise DataError(f"{folder.parent}: cannot write the prepared cache ({exc.strerror or exc}); free "
+                        "disk space or set paths.cache_dir=<a writable folder>") from None
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)  # the previous cache, checked as ours above
 
 
 def reuse_or_build(folder: Path, key: str, build: Callable[[], PreparedData], source: Path,
@@ -139,6 +203,7 @@ def reuse_or_build(folder: Path, key: str, build: Callable[[], PreparedData], so
     """The cache in `folder` when its key matches; otherwise build, stamp the manifest and write it."""
     from ..provenance import package_versions
 
+    check_location(folder, source)
     cached = load_cache(folder, key)
     if cached is not None:
         log.info("Reusing prepared cache %s (key %s)", folder, key)

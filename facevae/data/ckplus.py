@@ -11,6 +11,8 @@ sequence's emotion; the first frame of every sequence is a neutral sample.
 
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,11 +65,16 @@ def frame_number(path: Path) -> int:
 
 def read_emotion(path: Path) -> int:
     """Read a CK+ emotion file (one number like '   3.0000000e+00'); raises ValueError naming the file."""
-    text = path.read_text(errors="replace").strip()
+    try:
+        text = path.read_text(errors="replace").strip()
+    except OSError as exc:  # a dangling or looping symlink, a folder named like the file
+        raise ValueError(f"{path}: could not be read ({exc.strerror or exc})") from None
     try:
         value = float(text.split()[0])
     except (ValueError, IndexError):
         raise ValueError(f"{path}: expected one number (a CK+ emotion code 0-7), found {text[:40]!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{path}: emotion code {value} is not a number 0-7")
     code = int(value)
     if code != value or code not in CKPLUS_CODES:
         raise ValueError(f"{path}: emotion code {value:g} is outside CK+'s 0-7")

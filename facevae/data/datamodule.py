@@ -90,7 +90,7 @@ class FaceDataModule(pl.LightningDataModule):
         self,
         name: str,
         source: str,
-        root: str,
+        root: str | None,  # None only for data=london (the shipped copy)
         cache_dir: str,
         classes: list[str],
         image_size: int = 128,
@@ -119,6 +119,8 @@ class FaceDataModule(pl.LightningDataModule):
         balance: bool = False,
         balance_n: int | None = None,
         balance_seed: int = 0,
+        dlib_detector: str = "hog",
+        align_eyes: list | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -224,15 +226,20 @@ class FaceDataModule(pl.LightningDataModule):
 
     def _prepared(self) -> PreparedData:
         """The prepared data; one job at a time per cache (parallel sweep jobs wait, then reuse it)."""
+        from .cache import check_location
         from .locking import file_lock
 
+        # Before the lock file is created: a cache placed in (or over) the data writes nothing there.
+        hp = self.hparams
+        source = hp.csv if hp.source == "fer2013" else hp.root
+        check_location(Path(hp.cache_dir) / hp.name, Path(source) if source else None)
         with file_lock(Path(self.hparams.cache_dir) / f".{self.hparams.name}.lock"):
             return self._prepared_unlocked()
 
     def _prepared_unlocked(self) -> PreparedData:
         hp = self.hparams
         chain = [hp.crop] if isinstance(hp.crop, str) else list(hp.crop)
-        if hp.source in ("fer2013", "folder"):
+        if hp.source in ("fer2013", "folder", "london"):
             return self._prepared_images()
         root = Path(hp.root)
         extra = {}
@@ -267,15 +274,21 @@ class FaceDataModule(pl.LightningDataModule):
             source, read = Path(hp.csv), (lambda: read_fer2013(hp.csv, list(hp.classes)))
             options = {}
         else:
-            source = Path(hp.root)
-            read = lambda: read_folder(hp.root, list(hp.classes), hp.folder_aliases, hp.subject_regex)  # noqa: E731
-            options = {"folder_aliases": hp.folder_aliases, "subject_regex": hp.subject_regex}
+            # data=london: a class-folder tree shipped inside the package (root null = that copy).
+            from .london import london_images, LONDON_SUBJECTS
+
+            london = hp.source == "london"
+            root = Path(hp.root) if hp.root else london_images() if london else Path(str(hp.root))
+            subject_regex = hp.subject_regex or (LONDON_SUBJECTS if london else None)
+            source = root
+            read = lambda: read_folder(root, list(hp.classes), hp.folder_aliases, subject_regex)  # noqa: E731
+            options = {"folder_aliases": hp.folder_aliases, "subject_regex": subject_regex}
         if not source.exists():
             raise FileNotFoundError(f"{source}: not found; pass data.{'csv' if hp.source == 'fer2013' else 'root'}=<path>")
         return prepare_images(source, read, hp.cache_dir, hp.name, list(hp.classes), hp.image_size, options,
                               crop=[hp.crop] if isinstance(hp.crop, str) else list(hp.crop),
                               crop_margin=hp.crop_margin, haar_min_face=hp.haar_min_face,
-                              progress=hp.progress)
+                              progress=hp.progress, dlib_detector=hp.dlib_detector, align_eyes=hp.align_eyes)
 
     def _ensure_synth(self, root: Path) -> dict:
         """Generate the synthetic CK+ into `root` unless a complete tree with the same spec is there."""

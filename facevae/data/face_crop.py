@@ -5,6 +5,8 @@
 - ``"haar"``: largest frontal-face detection, a square box widened by ``margin`` of its side on each
   side, resized to ``size``×``size`` (edge-replicate padding where the box leaves the image);
 - ``"landmarks"``: :func:`crop_by_landmarks` around the 68 CK+ landmarks;
+- ``"dlib"``: the same crop around the 68 points dlib finds in the photo (facevae.data.dlib_faces);
+- ``"aligned"``: dlib's points, then a similarity transform putting the eyes at ``eyes`` (dlib_faces);
 - ``"none"``: the whole image, centre-cropped to a square and resized.
 
 It returns ``(crop, method)`` or ``(None, None)`` when no method worked. :class:`DetectionStats`
@@ -20,7 +22,8 @@ import cv2
 import numpy as np
 
 
-METHODS = ("haar", "landmarks", "none")
+METHODS = ("haar", "landmarks", "dlib", "aligned", "none")
+DLIB_METHODS = ("dlib", "aligned")
 _OPENCV_HINT = "install `opencv-python-headless>=4.9,<5` (OpenCV 5.x ships no Haar cascades)"
 
 
@@ -222,6 +225,8 @@ def crop_face(
     margin: float = 0.2,
     detector: HaarFaceDetector | None = None,
     stats: DetectionStats | None = None,
+    landmarker=None,
+    eyes=None,
 ) -> tuple[np.ndarray | None, str | None]:
     """Crop the face of ``image`` to a ``size``×``size`` uint8 grey square.
 
@@ -229,7 +234,8 @@ def crop_face(
     docstring) and returns ``(crop, method used)``, or ``(None, None)`` if none worked (no face
     detected and no landmarks given, for the default chain). ``landmarks`` is a (68, 2) array of
     x, y pixel coordinates. ``detector`` defaults to a per-process cached ``HaarFaceDetector()``.
-    ``stats``, if given, is updated.
+    ``stats``, if given, is updated. ``landmarker`` (a facevae.data.dlib_faces.DlibLandmarker, default
+    HOG) serves "dlib" and "aligned"; ``eyes`` are the aligned crop's eye targets (default ALIGN_EYES).
     """
     if isinstance(method_chain, str):
         method_chain = (method_chain,)
@@ -245,6 +251,8 @@ def crop_face(
             boxes = (detector or default_detector()).detect(grey)
             if boxes:
                 crop = crop_box(grey, boxes[0], size, margin)
+        elif method in DLIB_METHODS:
+            crop = _dlib_crop(image, grey, method, size, margin, landmarker, eyes)
         elif method == "landmarks":
             if landmarks is None:
                 continue  # not applicable: not counted as an attempt
@@ -260,6 +268,37 @@ def crop_face(
     if stats is not None:
         stats.n_failed += 1
     return None, None
+
+
+def _dlib_crop(image, grey, method, size, margin, landmarker, eyes) -> np.ndarray | None:
+    from .dlib_faces import ALIGN_EYES, aligned_crop, default_landmarker
+
+    # On grey, as the other methods: an array here may be BGR (OpenCV) or RGB, and HOG needs neither.
+    found = (landmarker or default_landmarker()).find(grey)
+    if found is None:
+        return None
+    if method == "dlib":
+        return crop_by_landmarks(grey, found[1], size, margin)
+    return aligned_crop(grey, found[1], size, eyes or ALIGN_EYES)[0]
+
+
+def usable_chain(chain: Sequence[str], what: str = "data.crop") -> list[str]:
+    """The chain without dlib's methods when dlib is not installed (one warning line); DlibUnavailable
+    when nothing would be left."""
+    import logging
+
+    from .dlib_faces import HINT, DlibUnavailable, dlib_available
+
+    chain = list(chain)
+    wanted = [m for m in chain if m in DLIB_METHODS]
+    if not wanted or dlib_available():
+        return chain
+    rest = [m for m in chain if m not in DLIB_METHODS]
+    if not rest:
+        raise DlibUnavailable(f"{what}={chain} needs dlib, which is not installed: {HINT}")
+    logging.getLogger("facevae").warning("facevae: %s: dlib is not installed, so %s fall back to %s (%s)",
+                                         what, "/".join(wanted), rest, HINT)
+    return rest
 
 
 _DEFAULT: dict[tuple, HaarFaceDetector] = {}

@@ -63,6 +63,21 @@ def parse_pixels(text: str) -> tuple[np.ndarray | None, str]:
     return values.astype(np.uint8).reshape(SIDE, SIDE), ""
 
 
+def _rows(reader, path: Path, out: RawImages):
+    """The csv rows; a row the csv module cannot parse (a field over its size limit, an unbalanced quote
+    that runs to the end of the file) is skipped and listed, not a traceback."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            out.skip(f"{path.name}:row {reader.line_num}", f"not a valid csv row ({exc}); check quotes and "
+                     "that pixels holds 2304 space-separated numbers")
+            continue
+        yield row
+
+
 def read_fer2013(csv_path: str | Path, classes: list[str] | tuple[str, ...]) -> RawImages:
     """Read fer2013.csv into RawImages with split set from Usage and subjects ""."""
     path = Path(csv_path)
@@ -89,7 +104,7 @@ def read_fer2013(csv_path: str | Path, classes: list[str] | tuple[str, ...]) -> 
             )
         i_emo, i_pix, i_use = index["emotion"], index["pixels"], index["usage"]
         width = max(i_emo, i_pix, i_use) + 1
-        for row in reader:
+        for row in _rows(reader, path, out):
             name = f"{path.name}:row {reader.line_num}"
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line

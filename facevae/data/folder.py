@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from .ckplus import IMAGE_SUFFIXES, LayoutError
+from .errors import DataError
 from .labels import CKPLUS_CODES
 
 # Every class name facevae knows (the CK+ label space, which includes all of PAPER_CLASSES).
@@ -115,30 +116,25 @@ def compile_subject_regex(subject_regex: str | None) -> re.Pattern[str] | None:
     return compiled
 
 
-def decode_grey(data: bytes) -> tuple[np.ndarray | None, str]:
+def decode_grey(data: bytes, name: str = "image") -> tuple[np.ndarray | None, str]:
     """Decode image bytes to a uint8 greyscale array; (None, reason) when they cannot be decoded.
 
-    Pillow first (it rejects truncated files and handles palette/16-bit TIFFs), OpenCV as fallback
-    for formats Pillow lacks.
+    facevae's one decoder first (:func:`facevae.data.decode.decode_image`: Pillow, which rejects
+    truncated files; 16-bit, palette and alpha read as a viewer shows them), OpenCV as fallback for
+    formats Pillow lacks.
     """
+    from .decode import decode_image, to_grey
+
     if not data:
         return None, "empty file (0 bytes)"
     try:
-        from PIL import Image, ImageOps, UnidentifiedImageError
-    except ImportError:  # Pillow comes with matplotlib; OpenCV alone still reads most files
-        Image = None
-    if Image is not None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data" on a broken TIFF
-                return _pil_grey(Image.open(io.BytesIO(data)), ImageOps), ""
-        except UnidentifiedImageError:
-            if data.startswith(_PIL_MAGIC):  # a format Pillow knows, but broken: no OpenCV noise
-                return None, "could not be decoded as an image (broken header)"
-            # otherwise a format Pillow does not know: let OpenCV try
-        except Exception as exc:  # noqa: BLE001 - any decoder failure means "skip this file"
-            msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
-            return None, f"could not be decoded as an image ({msg})"
+        return to_grey(decode_image(data, name)), ""
+    except DataError as exc:
+        reason = str(exc).split(": ", 1)[-1]
+        if "no format Pillow reads" not in reason:
+            return None, reason
+        if data.startswith(_PIL_MAGIC):  # a format Pillow knows, but broken: no OpenCV noise
+            return None, "could not be decoded as an image (broken header)"
     buf = np.frombuffer(data, dtype=np.uint8)
     try:
         img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
@@ -147,20 +143,6 @@ def decode_grey(data: bytes) -> tuple[np.ndarray | None, str]:
     if img is not None and img.size and img.dtype == np.uint8 and img.ndim == 2:
         return img, ""
     return None, "could not be decoded as an image (neither Pillow nor OpenCV reads it)"
-
-
-def _pil_grey(im, ImageOps) -> np.ndarray:
-    with im:
-        im.load()
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit/int/float grey: scale 0-65535 down
-            a = np.asarray(im, dtype=np.float64)
-            wide = im.mode.startswith("I;16") or (a.size and a.max() > 255)
-            scale = 255.0 / 65535.0 if wide else 1.0
-            return np.clip(a * scale + 0.5, 0, 255).astype(np.uint8)
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            im = im.convert("RGBA")
-        return np.ascontiguousarray(np.asarray(im.convert("L"), dtype=np.uint8))
 
 
 def read_folder(

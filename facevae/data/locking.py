@@ -18,8 +18,15 @@ def file_lock(path: Path) -> Iterator[None]:
     except ImportError:  # Windows: no fcntl; jobs there must not share a fresh data folder
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+")
+    except OSError as exc:
+        from .errors import DataError
+
+        raise DataError(f"{path.parent}: cannot create the cache folder's lock ({exc.strerror or exc}); set "
+                        "paths.cache_dir=<a writable folder>") from None
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import numpy as np
 
 from .cache import PreparedData, cache_key, reuse_or_build, source_fingerprint
 from .errors import DataError
-from .face_crop import DetectionStats, crop_face, default_detector
+from .dlib_faces import ALIGN_EYES, default_landmarker
+from .face_crop import DLIB_METHODS, DetectionStats, crop_face, default_detector, usable_chain
 from .folder import RawImages
 from ..progress import progress_iter
 
@@ -48,31 +50,40 @@ def prepare_images(
     crop_margin: float = 0.2,
     haar_min_face: float = 0.15,
     progress: bool = False,
+    dlib_detector: str = "hog",
+    align_eyes: list | None = None,
 ) -> PreparedData:
     """Prepared data for an image source read by `read() -> RawImages`, reusing the cache when unchanged."""
-    chain = list(crop)
+    chain = usable_chain(crop)  # without dlib installed, its methods drop out (one warning), so does the key
     # "none" alone keeps the key of caches written before photos could be Haar-cropped.
     options = {"name": name, "classes": list(classes), "image_size": image_size,
                "crop": "none" if chain == ["none"] else chain, **(extra_options or {})}
     if chain != ["none"]:
         options["crop_margin"] = crop_margin
         options["haar_min_face"] = haar_min_face
+    if set(chain) & set(DLIB_METHODS):  # only then: older caches keep their keys
+        options["dlib_detector"] = dlib_detector
+    if "aligned" in chain:
+        options["align_eyes"] = [list(map(float, e)) for e in (align_eyes or ALIGN_EYES)]
     key = cache_key(options, source_fingerprint(source_files(Path(source))))
     build = lambda: from_raw(read(), options, progress, Path(source))  # noqa: E731
     return reuse_or_build(Path(cache_dir) / name, key, build, Path(source))
 
 
 def crop_raw(raw: RawImages, chain: list[str], size: int, margin: float, progress: bool,
-             source: Path | None = None, min_face: float = 0.15) -> DetectionStats:
+             source: Path | None = None, min_face: float = 0.15, dlib_detector: str = "hog",
+             eyes=None) -> DetectionStats:
     """Crop every image's face in place by the method chain (photos: haar, then none = whole image).
 
     Images where no method found a face are removed from `raw` and listed in its skips.
     """
     stats = DetectionStats()
     detector = default_detector(min_size_frac=min_face) if "haar" in chain else None
+    landmarker = default_landmarker(dlib_detector) if set(chain) & set(DLIB_METHODS) else None
     keep = []
     for i in progress_iter(range(len(raw)), len(raw), "Cropping faces", progress):
-        crop, _ = crop_face(raw.images[i], chain, size=size, margin=margin, stats=stats, detector=detector)
+        crop, _ = crop_face(raw.images[i], chain, size=size, margin=margin, stats=stats, detector=detector,
+                            landmarker=landmarker, eyes=eyes)
         if crop is None:
             where = source / raw.names[i] if source and source.is_dir() else f"{source}: {raw.names[i]}"
             raw.skip(where, f"no face found by {' or '.join(chain)} (add 'none' to data.crop to keep "
@@ -93,8 +104,10 @@ def from_raw(raw: RawImages, options: dict, progress: bool = False, source: Path
     found = Counter(raw.labels)
     detection = None
     if options["crop"] != "none":
+        started = time.perf_counter()
         detection = crop_raw(raw, options["crop"], size, options["crop_margin"], progress, source,
-                             options["haar_min_face"])
+                             options["haar_min_face"], options.get("dlib_detector", "hog"), options.get("align_eyes"))
+        seconds = time.perf_counter() - started
         if not raw.images:
             raise DataError(f"no face found in any of {sum(found.values())} images by {options['crop']}; "
                              "for already-cropped faces use data.crop=none")
@@ -118,7 +131,8 @@ def from_raw(raw: RawImages, options: dict, progress: bool = False, source: Path
         "skips": [{"file": f, "reason": r} for f, r in raw.skips],
     }
     if detection is not None:
-        manifest["face_detection"] = detection.to_dict()
+        manifest["face_detection"] = {**detection.to_dict(),
+                                      "seconds_per_image": round(seconds / max(1, detection.n_images), 4)}
     if raw.split is not None:
         manifest["per_split"] = dict(Counter(raw.split))
     return PreparedData(

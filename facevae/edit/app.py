@@ -23,6 +23,7 @@ import numpy as np
 
 from ..data.errors import DataError
 from .editor import Editor, Face
+from .photo import load_photo
 
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
                "GRADIO_SSR_MODE": "False"}
@@ -77,9 +78,12 @@ def build_app(editor: Editor, slider_min: float = -1.0, slider_max: float = 2.0,
         if photo is None:
             return None, None, None, None, "Upload a photo with a face."
         try:
-            face = editor.face(_shrink(np.asarray(photo), max_side), "largest", name="the photo")
-        except DataError as exc:
-            return None, None, None, None, f"**{exc}**"
+            # The uploaded file itself, through facevae's decoder (16-bit, alpha, palette, pixel limit),
+            # never Gradio's RGB conversion (which clipped 16-bit photos to white).
+            image = load_photo(photo, "the photo", editor.max_pixels)
+            face = editor.face(_shrink(image, max_side), "largest", name="the photo")
+        except (DataError, ValueError) as exc:
+            return None, None, None, None, f"**{str(exc).splitlines()[0]}**"
         return (face, *render(face, *values))
 
     def render(face: Face | None, *values):
@@ -91,7 +95,9 @@ def build_app(editor: Editor, slider_min: float = -1.0, slider_max: float = 2.0,
         sliders = ", ".join(f"{c} {v:+.2f}" for c, v in zip(classes, values) if v) or "all sliders at 0"
         many = f"{face.n_faces} faces found; editing the largest. " if face.n_faces > 1 else ""
         status = (f"{many}The model reads this face as **{out['source']}**. Edit: {sliders} "
-                  f"({ms:.0f} ms). Judge: {editor.judge_note}.")
+                  f"({ms:.0f} ms). Judge: {editor.judge_note}. Crop: {face.method}. "
+                  + (f"Identity distance to the input: **{out['identity']:.2f}** (same person below 0.6)."
+                     if out.get("identity") is not None else f"Identity: {editor.identity_note}."))
         pair = np.concatenate([_show(face.crop), _show(out["edited"])], axis=1)
         return pair, out["pasted"], out["judge_probs"], status
 
@@ -102,7 +108,7 @@ def build_app(editor: Editor, slider_min: float = -1.0, slider_max: float = 2.0,
         face_state = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1):
-                photo = gr.Image(label="photo", type="numpy", image_mode="RGB", sources=["upload"],
+                photo = gr.Image(label="photo", type="filepath", image_mode=None, sources=["upload"],
                                  elem_id="photo", height=360)
             with gr.Column(scale=1):
                 sliders = [gr.Slider(slider_min, slider_max, value=0.0, step=step, label=c, elem_id=f"slider-{c}")
@@ -136,7 +142,10 @@ def serve(cfg) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes of the page, not news
     try:
         editor = Editor.from_checkpoint(cfg.ckpt_path, device=cfg.device, haar_min_face=cfg.haar_min_face,
-                                        judge=cfg.judge, paste_mode=cfg.paste, source=cfg.source)
+                                        judge=cfg.judge, paste_mode=cfg.paste, source=cfg.source,
+                                        max_pixels=int(cfg.max_pixels), crop=cfg.get("crop", "auto"),
+                                        dlib_detector=cfg.get("dlib_detector", "hog"),
+                                        identity=bool(cfg.get("identity", True)))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     shown = Path(str(cfg.ckpt_path))
@@ -148,7 +157,8 @@ def serve(cfg) -> None:
         page.queue(default_concurrency_limit=1).launch(
             server_name=str(cfg.host), server_port=int(cfg.port), share=False, inbrowser=False,
             theme=offline_theme(gr), ssr_mode=False, show_error=True, mcp_server=False, pwa=False,
-            enable_monitoring=False, footer_links=["gradio"], favicon_path=None)
+            enable_monitoring=False, footer_links=["gradio"], favicon_path=None,
+            max_file_size=f"{int(cfg.max_upload_mb)}mb")
     except OSError as exc:
         raise ConfigError(f"cannot listen on {cfg.host}:{cfg.port} ({str(exc).splitlines()[0]}); "
                           "pass port=<a free port>") from None

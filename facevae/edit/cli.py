@@ -65,7 +65,9 @@ def edit_photos(cfg: DictConfig) -> dict:
     crop = [cfg.crop] if isinstance(cfg.crop, str) else list(cfg.crop)
     try:
         editor = Editor.from_checkpoint(cfg.ckpt_path, device=cfg.device, crop=crop, haar_min_face=cfg.haar_min_face,
-                                        judge=cfg.judge, paste_mode=cfg.paste, source=cfg.source)
+                                        judge=cfg.judge, paste_mode=cfg.paste, source=cfg.source,
+                                        max_pixels=int(cfg.max_pixels), dlib_detector=cfg.get("dlib_detector", "hog"),
+                                        identity=bool(cfg.get("identity", True)))
         emotion = cfg.emotion if cfg.emotion is not None else default_emotion(editor.classes)
         editor.class_index(emotion)  # an unknown emotion fails before any photo, listing the classes
     except ValueError as exc:  # the API's ValueError is a config mistake here: one line, exit 2
@@ -74,11 +76,14 @@ def edit_photos(cfg: DictConfig) -> dict:
     loaded = time.perf_counter()
     print(f"model:  {editor.name} ({', '.join(editor.classes)}) from {cfg.ckpt_path}")
     print(f"judge:  {editor.judge_note}")
+    print(f"crop:   {' -> '.join(editor.crop_chain)}" + (f" ({editor.crop_note})" if editor.crop_note else ""))
+    print(f"identity: {editor.identity_note}")
+    target = _target_face(editor, cfg.get("target"))
     photos, skipped = [], []
     folder = image.is_dir()
     for path in progress_iter(files, len(files), "Editing photos", bool(cfg.progress) and folder):
         try:
-            photos.extend(_edit_one(editor, path, out_dir, face_opt, emotion, strengths, cfg))
+            photos.extend(_edit_one(editor, path, out_dir, face_opt, emotion, strengths, cfg, target))
         except DataError as exc:
             if not folder:
                 raise
@@ -88,6 +93,8 @@ def edit_photos(cfg: DictConfig) -> dict:
         "emotion": cfg.emotion, "pasted_emotion": emotion, "strength": float(cfg.strength),
         "grid_strengths": strengths, "face": cfg.face, "paste": cfg.paste, "source": cfg.source,
         "judge": editor.judge.version if editor.judge is not None else editor.judge_note,
+        "crop": editor.crop_chain, "identity": editor.identity.version if editor.identity is not None
+        else editor.identity_note, "target": None if cfg.get("target") is None else str(cfg.target),
         "photos": photos, "skipped": skipped,
         "seconds": {"load_model": round(loaded - started, 3), "total": round(time.perf_counter() - started, 3),
                     # one photo, one face: read + detect + crop + encode + decode + judge + paste
@@ -110,8 +117,29 @@ def _index(face) -> int:
         raise ConfigError(f"face={face!r}: use largest, all or an index (0 = the largest face)") from None
 
 
+def _target_face(editor: Editor, target):
+    """The real target photo's face (target=<photo>), described once; None when not given or without dlib."""
+    if target is None or editor.identity is None:
+        return None
+    face = editor.face(str(target), "largest", str(target))
+    box = editor.identity.find_box(face.crop)
+    return editor.identity.descriptor(face.crop, box)
+
+
+def _identity(editor: Editor, face, result: dict, target) -> dict | None:
+    """summary.json's identity: edit <-> input and, with target=<photo>, edit <-> target and input <-> target."""
+    if editor.identity is None:
+        return None
+    out = {"edit_input": result["identity"], "same_person_below": 0.6}
+    if target is not None:
+        edit = editor.identity.descriptor(result["edited"], face.identity_box)
+        out["edit_target"] = float(np.linalg.norm(edit - target))
+        out["input_target"] = float(np.linalg.norm(face.descriptor - target))
+    return out
+
+
 def _edit_one(editor: Editor, path: Path, out_dir: Path, face_opt, emotion: str, strengths: list[float],
-              cfg: DictConfig) -> list[dict]:
+              cfg: DictConfig, target=None) -> list[dict]:
     from PIL import Image
 
     t0 = time.perf_counter()
@@ -130,6 +158,7 @@ def _edit_one(editor: Editor, path: Path, out_dir: Path, face_opt, emotion: str,
             "file": str(path), "face_index": face.index, "n_faces": face.n_faces, "box": result["box"],
             "crop_method": face.method, "source": result["source"], "grid": str(grid), "edited": str(edited),
             "p_target": result["p_target"], "judge_grid": numbers,
+            "identity": _identity(editor, face, result, target),
             # detect_crop: the whole photo's (read, Haar, crops); edit: this face's encode/decode/judge/paste
             "seconds": {"detect_crop": round(t1 - t0, 4), "edit": round(t2 - t1, 4),
                         "grid": round(time.perf_counter() - t2, 4)},
@@ -147,6 +176,8 @@ def _report(summary: dict, files: list[Path], out_dir: Path) -> None:
     photos, skipped = summary["photos"], summary["skipped"]
     for p in photos:
         score = "" if p["p_target"] is None else f", judge P({summary['pasted_emotion']}) {p['p_target']:.2f}"
+        if p.get("identity") and p["identity"]["edit_input"] is not None:
+            score += f", identity distance to the input {p['identity']['edit_input']:.2f}"
         print(f"edited: {Path(p['file']).name} face {p['face_index']} of {p['n_faces']} (reads as {p['source']})"
               f"{score} -> {Path(p['grid']).name}, {Path(p['edited']).name}")
     for s in skipped:

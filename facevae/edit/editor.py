@@ -4,9 +4,11 @@
     out = editor.edit("photo.jpg", "happiness", 1.0)      # or a numpy array / PIL image
     out["edited"], out["pasted"], out["p_target"]
 
-Pipeline: Haar face boxes (largest first) -> the training crop (square box + data.crop_margin, grey,
-data.image_size, /255) -> model.edit(x, target, strength, source) -> the judge's probabilities ->
-the edited face pasted back into the photo (facevae.edit.photo.paste).
+Pipeline: face boxes (largest first) -> the training crop (crop="auto": the checkpoint's own data.crop, e.g.
+dlib's eye-aligned crop for data=london, dlib's 68-point box for data.crop=landmarks, else Haar's square box
++ data.crop_margin; grey, data.image_size, /255; facevae.edit.locate) -> model.edit(x, target, strength,
+source) -> the judge's probabilities and the identity distance to the input (facevae.identity) -> the edited
+face pasted back into the photo (facevae.edit.photo.paste, or the inverse warp of an aligned crop).
 
 `source`: the class the edit slides *from*. By default ("auto") it is the model's own reading of the
 face (its latent argmax), so strength 0 decodes the face as the model sees it (the reconstruction) for
@@ -25,13 +27,11 @@ import torch
 
 from ..config import ConfigError
 from ..data.errors import DataError
-from ..data.face_crop import crop_box, crop_center, default_detector
+from .locate import CROP_METHODS, auto_chain, locate, paste_warped
 from .mix import mix_decode
-from .photo import Region, load_photo, paste, square_region, to_grey
+from .photo import MAX_PIXELS, Region, load_photo, paste, square_region, to_grey
 
 log = logging.getLogger("facevae")
-
-CROP_METHODS = ("haar", "none")
 
 
 @dataclass
@@ -44,13 +44,16 @@ class Face:
     region: Region  # the square the crop was cut from, in photo pixels
     index: int  # 0 = the largest face
     n_faces: int
-    method: str  # "haar" or "none" (the whole photo)
+    method: str  # "aligned", "dlib", "haar" or "none" (the whole photo)
     name: str = "photo"
     x: torch.Tensor | None = field(default=None, repr=False)  # 1×1×size×size float in [0, 1]
     # Filled on first use by the Editor (each costs an encoder pass): the class edits start from,
     # and the reconstruction.
     source: int | None = None
     recon: np.ndarray | None = field(default=None, repr=False)
+    descriptor: np.ndarray | None = field(default=None, repr=False)  # dlib identity descriptor of the crop
+    identity_box: tuple | None = field(default=None, repr=False)  # where it was taken (reused for edits)
+    transform: np.ndarray | None = field(default=None, repr=False)  # "aligned": 2x3 photo -> crop pixels
 
 
 class Editor:
@@ -59,29 +62,44 @@ class Editor:
     def __init__(self, model, classes: list[str], image_size: int = 128, margin: float = 0.2,
                  crop: tuple[str, ...] | list[str] = ("haar",), haar_min_face: float = 0.1,
                  judge: bool = True, paste_mode: str = "face", source: str = "auto", name: str = "model",
-                 device: str = "cpu"):
+                 device: str = "cpu", max_pixels: int = MAX_PIXELS, train_crop=None, align_eyes=None,
+                 dlib_detector: str = "hog", identity: bool = True):
         """`model`: a trained model with `can_edit` (use from_checkpoint); `classes`: its class names.
 
         image_size, margin: the training crop (data.image_size, data.crop_margin); crop: ["haar"] or
         ["haar", "none"] (the whole photo when no face is found); haar_min_face: the smallest face
         searched, as a fraction of the photo's shorter side; judge: score edits with facevae.judge when
-        installed; paste_mode: "face" or "residual" (facevae.edit.photo.paste); source: "auto" or a class.
+        installed; paste_mode: "face" or "residual" (facevae.edit.photo.paste); source: "auto" or a class;
+        max_pixels: photos larger than this many pixels are refused with one line before decoding;
+        crop="auto": the chain for the training data's `train_crop` (facevae.edit.locate.auto_chain), with
+        its `align_eyes`; dlib_detector: hog | mmod; identity: dlib's identity distance edit <-> input.
         """
         if not getattr(model, "can_edit", False):
             raise ConfigError(f"model={name} cannot edit faces: editing needs a generative model with an "
                               "emotion input (model=fader or model=ssvae); pass one of their checkpoints")
+        self.crop_note = ""
+        if crop == "auto" or crop == ["auto"]:
+            crop, self.crop_note = auto_chain(train_crop)
         crop = [crop] if isinstance(crop, str) else list(crop)
         bad = [m for m in crop if m not in CROP_METHODS]
         if bad or not crop:
-            raise ConfigError(f"crop={crop}: photos are cropped by {list(CROP_METHODS)} (haar = the face "
-                              "detector, none = the whole photo); landmarks exist only for CK+ frames")
+            raise ConfigError(f"crop={crop}: photos are cropped by {list(CROP_METHODS)} or auto (aligned/dlib = "
+                              "dlib's 68 points, haar = the face detector, none = the whole photo)")
+        from ..data.face_crop import usable_chain
+
+        crop = usable_chain(crop, "crop")  # dlib asked for but not installed: one line, Haar if listed
         if paste_mode not in ("face", "residual"):
             raise ConfigError(f"paste={paste_mode!r}: use 'face' (the edited face) or 'residual' (only the change)")
         self.device = torch.device(device)
+        self.max_pixels = int(max_pixels)
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.classes, self.name = list(classes), name
         self.image_size, self.margin = int(image_size), float(margin)
         self.crop_chain, self.haar_min_face, self.paste_mode = crop, float(haar_min_face), paste_mode
+        self.align_eyes, self.dlib_detector = align_eyes, dlib_detector
+        self.identity, self.identity_note = None, "off (identity=false)"
+        if identity:
+            self.identity, self.identity_note = _load_identity()
         if source != "auto":
             self.class_index(source)
         self.source = source
@@ -97,29 +115,33 @@ class Editor:
         The crop margin and image size come from the run config the checkpoint carries; `options` are
         the keyword arguments of Editor (crop, haar_min_face, judge, paste_mode, source).
         """
-        from omegaconf import OmegaConf
-
+        from ..checkpoint import load_checkpoint, load_weights, run_config
         from ..config import import_target
-        from ..evaluate import load_checkpoint
         from ..run import build_model
 
         ckpt = load_checkpoint(path)
-        run_cfg = OmegaConf.create(ckpt["facevae_config"])
+        run_cfg = run_config(ckpt, path)  # checked as data: only a model facevae names gets built
         classes = list(run_cfg.data.classes)
-        name = str(run_cfg.model.get("name", run_cfg.model.get("_target_", "?")))
+        name = str(run_cfg.model.name)
         # Ask the class before building: a non-generative model may need files (a comparator) to build.
         if not getattr(import_target(run_cfg.model._target_), "can_edit", False):
             raise ConfigError(f"{path}: model={name} cannot edit faces: editing needs a generative model with an "
                               "emotion input (model=fader or model=ssvae); pass one of their checkpoints")
         model = build_model(run_cfg, classes)
-        model.load_state_dict(ckpt["state_dict"])
+        load_weights(model, ckpt, path)
+        options.setdefault("crop", "auto")
         return cls(model, classes, image_size=int(run_cfg.data.image_size),
-                   margin=float(run_cfg.data.crop_margin), name=name, device=device, **options)
+                   margin=float(run_cfg.data.crop_margin), name=name, device=device,
+                   train_crop=run_cfg.data.get("crop"), align_eyes=run_cfg.data.get("align_eyes"), **options)
 
     # -- faces ---------------------------------------------------------------------------------------
     def faces(self, photo) -> list[tuple[int, int, int, int]]:
-        """Haar face boxes (x, y, w, h) of a photo (path, array or PIL image), largest first."""
-        return default_detector(min_size_frac=self.haar_min_face).detect(to_grey(load_photo(photo)))
+        """Face boxes (x, y, w, h) of a photo (path, array or PIL image), largest first, by the first method
+        of the crop chain that finds any (dlib's or Haar's boxes)."""
+        grey = to_grey(load_photo(photo, max_pixels=self.max_pixels))
+        found, _ = locate(grey, [m for m in self.crop_chain if m != "none"], self.image_size, self.margin,
+                          self.haar_min_face, self.align_eyes, self.dlib_detector)
+        return [f.box for f in found]
 
     def face(self, photo, face: int | str = "largest", name: str | None = None) -> Face:
         """The chosen face of a photo cropped as training data was; DataError when there is none."""
@@ -128,30 +150,24 @@ class Editor:
     def all_faces(self, photo, name: str | None = None, face: int | str = "all") -> list[Face]:
         """Every face (face="all"), or the one asked for ("largest" or an index, 0 = the largest)."""
         name = name or (str(photo) if isinstance(photo, (str, Path)) else "photo")
-        image = load_photo(photo, name)
+        image = load_photo(photo, name, self.max_pixels)
         grey = to_grey(image)
-        boxes = default_detector(min_size_frac=self.haar_min_face).detect(grey) if "haar" in self.crop_chain else []
-        method = "haar"
-        if not boxes:
-            if "none" not in self.crop_chain:
-                raise DataError(f"{name}: no face found (Haar, faces of at least {self.haar_min_face:.0%} of the "
-                                "shorter side); use a frontal photo, lower haar_min_face, or crop=[haar,none] "
-                                "to edit the whole photo")
-            h, w = grey.shape
-            side = min(h, w)  # crop_center's square, as a box with no margin
-            boxes, method = [((w - side) // 2, (h - side) // 2, side, side)], "none"
-        picks = self._pick(face, len(boxes), name)
-        if len(boxes) > 1 and face == "largest":
+        found, method = locate(grey, self.crop_chain, self.image_size, self.margin, self.haar_min_face,
+                               self.align_eyes, self.dlib_detector)
+        if not found:
+            raise DataError(f"{name}: no face found ({' or '.join(self.crop_chain)}; Haar: faces of at least "
+                            f"{self.haar_min_face:.0%} of the shorter side); use a frontal photo, lower "
+                            "haar_min_face, or add none to crop (e.g. crop=[dlib,haar,none]) to edit the whole photo")
+        picks = self._pick(face, len(found), name)
+        if len(found) > 1 and face == "largest":
             log.info("%s: %d faces found; editing the largest (face=all edits each, face=<index> picks one)",
-                     name, len(boxes))
+                     name, len(found))
         out = []
         for i in picks:
-            margin = self.margin if method == "haar" else 0.0
-            crop = (crop_box(grey, boxes[i], self.image_size, margin) if method == "haar"
-                    else crop_center(grey, self.image_size))
-            x = torch.from_numpy(crop).float().div(255.0)[None, None].to(self.device)
-            out.append(Face(image, crop, tuple(int(v) for v in boxes[i]), square_region(boxes[i], margin),
-                            i, len(boxes), method, name, x))
+            f = found[i]
+            x = torch.from_numpy(f.crop).float().div(255.0)[None, None].to(self.device)
+            out.append(Face(image, f.crop, tuple(int(v) for v in f.box), f.region, i, len(found), method, name, x,
+                            transform=f.transform))
         return out
 
     @staticmethod
@@ -248,11 +264,13 @@ class Editor:
         probs = self.judge_probs(edited[None])
         p = None if probs is None else probs[0][self.class_index(emotion)]
         base = recon if self.paste_mode == "residual" else None
+        pasted = (paste(face.photo, edited, face.region, self._margin(face), base) if face.transform is None
+                  else paste_warped(face.photo, edited, face.transform, self.margin, base))
         return {
             "emotion": emotion, "strength": strength,
             "source": self.classes[int(self.source_of(face)[0])],  # cached: no second encoder pass
             "crop": face.crop, "reconstruction": recon, "edited": edited,
-            "pasted": paste(face.photo, edited, face.region, self._margin(face), base),
+            "pasted": pasted, "identity": self.identity_to_input(face, edited),
             "box": list(face.box), "region": face.region.as_list(), "face_index": face.index,
             "n_faces": face.n_faces, "crop_method": face.method,
             "p_target": None if p is None or not np.isfinite(p) else float(p),
@@ -261,13 +279,34 @@ class Editor:
         }
 
     def _margin(self, face: Face) -> float:
-        return self.margin if face.method == "haar" else 0.0
+        return 0.0 if face.method == "none" else self.margin
+
+    def identity_to_input(self, face: Face, edited: np.ndarray) -> float | None:
+        """dlib's identity distance between the edited face and the input crop (same person below 0.6);
+        None without dlib. Both are described in the input's face box: the edit is pixel-aligned with it."""
+        if self.identity is None:
+            return None
+        if face.descriptor is None:  # once per face: each descriptor costs ~0.2 s on a CPU
+            face.identity_box = self.identity.find_box(face.crop)
+            face.descriptor = self.identity.descriptor(face.crop, face.identity_box)
+        d = float(np.linalg.norm(self.identity.descriptor(edited, face.identity_box) - face.descriptor))
+        return d if np.isfinite(d) else None
 
     def judge_probs(self, faces: np.ndarray) -> np.ndarray | None:
         """N×K judge probabilities (the model's class order, NaN for contempt) of float faces, or None."""
         if self.judge is None:
             return None
         return self.judge.probs_for(np.asarray(faces, np.float32), self.classes)
+
+
+def _load_identity() -> tuple[object | None, str]:
+    from ..identity import DlibUnavailable, load_identity
+
+    try:
+        ident = load_identity()
+    except DlibUnavailable as exc:
+        return None, f"not installed ({str(exc).splitlines()[0]})"
+    return ident, "dlib descriptor distance to the input (same person below 0.6)"
 
 
 def _load_judge(device) -> tuple[object | None, str]:

@@ -3,10 +3,11 @@
 Both models' edits are linear in the strength s of one target k:
 
 - Fader (§2.3): the decoder's attribute row y = onehot(src) + s·(onehot(k) − onehot(src));
-- β-VAE (§2.4): the emotion axes a' = a + s·(label(k) − a), a = the face's own latent means.
+- β-VAE (§2.4): the emotion axes a' = a + s·(goal(k) − a), a = the face's own latent means, goal(k) the
+  class's mean training code (facevae.models.editing).
 
 With weights w_k for every class the natural extension adds the directions:
-y = onehot(src) + Σ_k w_k·(onehot(k) − onehot(src)), and a' = a + Σ_k w_k·(label(k) − a). A single non-zero
+y = onehot(src) + Σ_k w_k·(onehot(k) − onehot(src)), and a' = a + Σ_k w_k·(goal(k) − a). A single non-zero
 w_k gives exactly `model.edit(x, k, w_k, source)` (tests/test_edit.py checks it). A model without a known
 code path edits one emotion at a time through its own `edit`.
 """
@@ -14,7 +15,6 @@ code path edits one emotion at a time through its own `edit`.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 @torch.no_grad()
@@ -24,22 +24,10 @@ def mix_decode(model, x: torch.Tensor, weights: torch.Tensor, source: torch.Tens
     The face is encoded once and only the decoder runs per row, so a grid of every emotion at every
     strength costs one encoder pass.
     """
-    from ..models.fader import Fader
-    from ..models.ssvae import SSVAE
-
     k = len(model.classes)
     weights = weights.to(x).reshape(-1, k)
-    total = weights.sum(1, keepdim=True)
-    if isinstance(model, Fader):
-        z = model.encode(x).expand(len(weights), -1)
-        src = F.one_hot(source.reshape(-1)[:1], k).to(z)
-        return model.decode(z, src * (1 - total) + weights)  # = src + Σ w_k (e_k − src)
-    if isinstance(model, SSVAE):
-        mu, _ = model.encode(x)
-        mu = mu.expand(len(weights), -1).clone()
-        goals = model.label_vectors(torch.arange(k, device=x.device)).to(mu)  # K × n_axes
-        mu[:, : model.n_axes] = mu[:, : model.n_axes] * (1 - total) + weights @ goals
-        return model.decode(mu)
+    if hasattr(model, "mix"):  # Fader, β-VAE: the formulas above (and their edit_mode) live in the model
+        return model.mix(x, weights, source.reshape(-1)[:1])
     rows = []
     for w in weights:  # any other generative model: its own edit, one emotion per row
         active = torch.nonzero(w).flatten().tolist()

@@ -9,6 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from .claims_table import Claim
+from .photo_pairs import pairs_table
 
 GROUPS = (("test/", "Test split"), ("judge/", "Independent judge (FER2013 mini-Xception)"),
           ("probe/", "Pixel probe (logistic regression on the training split)"),
@@ -88,6 +89,9 @@ def write_report(out_dir: Path, cfg: DictConfig, metrics: dict, claims: list[Cla
     for key, note in notes.items():
         lines.append(f"- {key}: {note if isinstance(note, str) else json.dumps(note)}")
     lines += ["", "## The paper's claims", ""] + claims_table(claims)
+    pairs = pairs_table(metrics)
+    if pairs:
+        lines += ["## Paired real photos: neutral edited to happiness vs the real smile", ""] + pairs
     lines += ["## Metrics", ""] + metrics_tables(metrics)
     figures = sorted((out_dir / "figures").glob("*.png"))
     lines += ["## Figures", ""]

@@ -3,6 +3,7 @@ dominance and disentanglement (torchmetrics and scikit-learn; the claims math is
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,10 @@ def classification(ev: EvalSet, figures: Path) -> tuple[dict[str, float], list[P
         if (ev.labels == c).any():
             numbers[f"test/acc_{name}"] = float(per_class[c])
     counts = confusion(ev.outputs["pred"], ev.labels, k)
+    # The counts themselves, beside the figure: a cross-validation sums them over folds (evaluation.crossval).
+    figures.parent.mkdir(parents=True, exist_ok=True)
+    (figures.parent / "confusion.json").write_text(json.dumps({"classes": list(ev.classes),
+                                                               "counts": np.asarray(counts).astype(int).tolist()}))
     return numbers, [confusion_figure(counts, ev.classes, figures / "confusion_matrix.png")]
 
 

@@ -6,9 +6,10 @@ import logging
 import math
 from pathlib import Path
 
-from . import judging, scores
+from . import faceness, judging, scores
 from .claims_table import Claim
 from .collect import collect, split_arrays
+from .photo_pairs import photo_pairs
 
 log = logging.getLogger("facevae")
 
@@ -67,9 +68,18 @@ def run_suite(model, datamodule, out_dir: Path, seed: int = 0, model_name: str =
             numbers, found = judging.fig11_traversal(model, ev, observer)
             metrics.update(numbers)
             claims += found
+    # Claims about decoded images also need faces (issue 14): a class-average blob fools the pixel probe.
+    numbers, verdicts = faceness.face_scores(model, ev, train["images"], train["labels"], judge,
+                                             judging.TRAVERSAL_VALUES, judging.targets(ev, judge or observers[0]))
+    metrics.update(numbers)
+    claims = [faceness.gate(c, verdicts.get("traversal")) if c.figure == "Fig. 11" else c for c in claims]
+    fig9 = faceness.fig9_claim(verdicts, "judge") if model_name == "ssvae" else None
+    claims += [fig9] if fig9 is not None else []
     if model.can_edit:
-        claims.append(_fig8_claim(metrics))
+        claims.append(faceness.gate(_fig8_claim(metrics), verdicts.get("edit")))
         metrics.update(judging.paired(model, ev, judge or observers[0]))
+        # data=london (one neutral and one real smile per person): identity, SSIM, sharpness, the judge
+        metrics.update(photo_pairs(model, ev, judge, figures, notes, datamodule.data.subject_names))
     source = ev.outputs.get("codes", ev.outputs.get("features"))
     if source is not None:  # for loggers with an embedding projector (W&B table)
         notes["_embedding"] = (source.reshape(len(ev), -1), ev.labels, ev.classes)

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from ..metrics import control_ordering
+from .crossval import crossval_lines, crossval_summary, is_crossval
 from .report import fmt
 
 # Figures worth seeing side by side, in this order, when the runs have them.
@@ -90,6 +91,9 @@ def write_sweep_report(sweep_dir: Path, out: Path | None = None) -> Path:
     for r in runs:
         lines.append(f"| {r['label']} | " + " | ".join(fmt(r["metrics"].get(k)) for k in metric_keys) + " |")
     claims = cross_run_claims(runs)
+    cv = crossval_summary(runs) if is_crossval(runs) else None
+    if cv is not None:
+        lines += [""] + crossval_lines(cv)
     lines += ["", "## Claims across runs", ""]
     if claims:
         lines += ["| figure | the paper says | measured | verdict |", "|---|---|---|---|"]
@@ -109,6 +113,6 @@ def write_sweep_report(sweep_dir: Path, out: Path | None = None) -> Path:
                                 f"({os.path.relpath(r['dir'] / 'report.md', out.parent)})" for r in runs]
     out.write_text("\n".join(lines) + "\n")
     summary = {"runs": [{"dir": str(r["dir"]), "label": r["label"], "metrics": r["metrics"]} for r in runs],
-               "claims": claims}
+               "claims": claims, "crossval": cv}
     (out.parent / "summary.json").write_text(json.dumps(summary, indent=2))
     return out

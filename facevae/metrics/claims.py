@@ -191,3 +191,64 @@ def traversal_spearman(strengths, probs, class_names, axis: str = "sadness", up:
     rho_up, rho_down = _spearman(s, p[:, names.index(up)]), _spearman(s, p[:, names.index(down)])
     return {"axis": axis, "up": up, "down": down, "rho_up": rho_up, "rho_down": rho_down,
             "passed": bool(rho_up > 0 and rho_down < 0)}
+
+
+# -- face-ness: what stops a blob from passing a claim about decoded images (issue 14) ----------------
+def laplacian_variance(images) -> np.ndarray:
+    """Sharpness of each image (N, H, W) in [0, 1]: variance of its 4-neighbour Laplacian (interior pixels).
+
+    A class-average blob has almost none; drawn eyes, brows and mouth lines have a lot.
+    """
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim == 2:
+        x = x[None]
+    lap = (x[:, :-2, 1:-1] + x[:, 2:, 1:-1] + x[:, 1:-1, :-2] + x[:, 1:-1, 2:] - 4 * x[:, 1:-1, 1:-1])
+    return lap.reshape(len(x), -1).var(axis=1)
+
+
+def sharpness_ratio(decoded, real, pool: int = 2) -> float:
+    """Median Laplacian variance of decoded faces over that of real faces, both mean-pooled by `pool` first.
+
+    Pooling (2 -> 64x64, the judge's resolution) keeps the real faces' sensor noise, which no decoder
+    should copy, from setting the bar. 1.0 = as sharp as the real faces; a blurred class mean is near 0.
+    """
+    def pooled(a):
+        a = np.asarray(a, dtype=np.float64)
+        a = a[None] if a.ndim == 2 else a
+        n, h, w = a.shape
+        h, w = h - h % pool, w - w % pool
+        return a[:, :h, :w].reshape(n, h // pool, pool, w // pool, pool).mean(axis=(2, 4))
+
+    ref = float(np.median(laplacian_variance(pooled(real))))
+    return float(np.median(laplacian_variance(pooled(decoded))) / ref) if ref > 0 else float("nan")
+
+
+def relative_per_class(decoded_acc: dict, real_acc: dict, fraction: float = 0.9) -> dict:
+    """Per class, an observer's accuracy on decoded faces against `fraction` × its accuracy on real faces.
+
+    Classes the observer misses on real faces too (real accuracy 0) are reported, not decided: the
+    observer cannot tell us anything about them. ``passed`` when every decided class reaches the bar
+    (and at least one class is decided).
+    """
+    rows, decided = {}, []
+    for c, real in real_acc.items():
+        if c not in decoded_acc or not np.isfinite(real) or not np.isfinite(decoded_acc[c]):
+            continue
+        ok = None if real <= 0 else bool(decoded_acc[c] >= fraction * real)
+        rows[c] = {"decoded": float(decoded_acc[c]), "real": float(real), "passed": ok}
+        if ok is not None:
+            decided.append(ok)
+    return {"per_class": rows, "fraction": float(fraction), "passed": bool(decided) and all(decided)}
+
+
+def face_verdict(recon_ssim: float, mean_face_ssim: float, sharpness: float, min_sharpness: float = 0.5) -> dict:
+    """Are decoded images faces rather than a class-average blob?
+
+    Two conditions, both needed: reconstructions of held-out faces beat the class-mean face in SSIM
+    (a model that only draws the class mean cannot), and decoded faces keep at least `min_sharpness`
+    of real faces' Laplacian variance (a blurred average cannot). NaN fails.
+    """
+    values = (recon_ssim, mean_face_ssim, sharpness)
+    ok = all(np.isfinite(values)) and recon_ssim > mean_face_ssim and sharpness >= min_sharpness
+    return {"passed": bool(ok), "recon_ssim": float(recon_ssim), "mean_face_ssim": float(mean_face_ssim),
+            "sharpness": float(sharpness), "min_sharpness": float(min_sharpness)}

@@ -6,11 +6,14 @@ Tokens, separated by "-":
   D<p>        dropout with rate p, when p < 1 (§2.1 "D0.5")
   D<n>        dense output layer with n units and no activation, when n >= 1 (§2.1 "D7")
   TC<m>,<n>,<s>  transpose conv with m kernels of size n, stride s -> ReLU (§2.3)
+  UC<m>,<n>,<s>  nearest-neighbour upsample by s, then conv with m kernels of size n, stride 1 SAME -> ReLU.
+                 Not in the paper: the resize-then-convolve alternative to TC (Odena et al. 2016), which
+                 cannot draw the checkerboard that TC with kernel 3 and stride 2 draws (uneven overlap)
   Flatten     explicit flattening (optional: F after a conv map flattens anyway)
 
 The paper pools with stride 1 and SAME padding (no down-sampling): `pool_stride=1` reproduces it;
 `pool_stride=2` is the fast variant. A dense layer followed by TC layers is reshaped to (C, H, W)
-with H = W = image_size / (product of the TC strides), so "F8192-TC18,3,2-TC12,3,2-TC6,3,2" on
+with H = W = image_size / (product of the TC/UC strides), so "F8192-TC18,3,2-TC12,3,2-TC6,3,2" on
 128x128 images starts from 32x16x16.
 """
 
@@ -24,7 +27,7 @@ import torch
 from torch import nn
 
 _TOKEN = re.compile(
-    r"^(?:C(?P<conv>\d+)|F(?P<fc>\d+)|D(?P<d>\d*\.?\d+)|TC(?P<tc>\d+),(?P<tck>\d+),(?P<tcs>\d+)|(?P<flat>Flatten))$"
+    r"^(?:C(?P<conv>\d+)|F(?P<fc>\d+)|D(?P<d>\d*\.?\d+)|(?P<up>TC|UC)(?P<tc>\d+),(?P<tck>\d+),(?P<tcs>\d+)|(?P<flat>Flatten))$"
 )
 
 
@@ -34,7 +37,7 @@ class ArchError(ValueError):
 
 @dataclass(frozen=True)
 class Layer:
-    kind: str  # conv | fc | dropout | dense | tconv | flatten
+    kind: str  # conv | fc | dropout | dense | tconv | upconv | flatten
     units: int = 0
     p: float = 0.0
     kernel: int = 0
@@ -51,7 +54,7 @@ def parse_arch(spec: str) -> list[Layer]:
         if m is None:
             raise ArchError(
                 f"architecture '{spec}': unknown token '{token}' "
-                "(expected C<k>, F<l>, D<p>, D<n>, TC<m>,<n>,<s> or Flatten)"
+                "(expected C<k>, F<l>, D<p>, D<n>, TC<m>,<n>,<s>, UC<m>,<n>,<s> or Flatten)"
             )
         if m["conv"]:
             layers.append(Layer("conv", units=int(m["conv"])))
@@ -66,7 +69,8 @@ def parse_arch(spec: str) -> list[Layer]:
             else:
                 raise ArchError(f"architecture '{spec}': '{token}' is neither a rate < 1 nor a width")
         elif m["tc"]:
-            layers.append(Layer("tconv", units=int(m["tc"]), kernel=int(m["tck"]), stride=int(m["tcs"])))
+            kind = "tconv" if m["up"] == "TC" else "upconv"
+            layers.append(Layer(kind, units=int(m["tc"]), kernel=int(m["tck"]), stride=int(m["tcs"])))
         else:
             layers.append(Layer("flatten"))
     return layers
@@ -92,12 +96,13 @@ def build_network(
 ) -> tuple[nn.Sequential, tuple[int, ...]]:
     """Build `spec` for inputs of `in_shape` (without batch); returns the network and its output shape.
 
-    With `out_activation=False` the last C/F/TC layer has no ReLU (a decoder's logits).
+    With `out_activation=False` the last C/F/TC/UC layer has no ReLU (a decoder's logits).
     """
     layers = parse_arch(spec)
     modules: list[nn.Module] = []
     shape = tuple(in_shape)
-    last_weighted = max((i for i, l in enumerate(layers) if l.kind in ("conv", "fc", "tconv", "dense")), default=-1)
+    last_weighted = max((i for i, l in enumerate(layers) if l.kind in ("conv", "fc", "tconv", "upconv", "dense")),
+                        default=-1)
     for i, layer in enumerate(layers):
         relu = out_activation or i != last_weighted
         if layer.kind == "conv":
@@ -128,17 +133,27 @@ def build_network(
                 modules.append(nn.ReLU())
         elif layer.kind == "dropout":
             modules.append(nn.Dropout(layer.p))
-        elif layer.kind == "tconv":
+        elif layer.kind in ("tconv", "upconv"):
             if len(shape) == 1:
                 shape = _unflatten_shape(spec, layers[i:], shape[0], image_size)
                 modules.append(_Unflatten(shape))
             c, h, w = shape
             pad = (layer.kernel - 1) // 2
-            modules.append(
-                nn.ConvTranspose2d(
-                    c, layer.units, layer.kernel, stride=layer.stride, padding=pad, output_padding=layer.stride - 1
-                )
-            )
+            if layer.kind == "tconv":
+                # output side (h-1)s - 2pad + k + out_pad = h*s: out_pad = s-1 for odd k, 0 for TC<m>,4,2
+                out_pad = layer.stride - layer.kernel + 2 * pad
+                if out_pad < 0 or 0 < layer.stride <= out_pad:
+                    raise ArchError(f"architecture '{spec}': TC{layer.units},{layer.kernel},{layer.stride} cannot "
+                                    f"upsample exactly x{layer.stride}")
+                modules.append(nn.ConvTranspose2d(c, layer.units, layer.kernel, stride=layer.stride, padding=pad,
+                                                  output_padding=out_pad))
+            else:
+                if layer.kernel % 2 == 0:
+                    raise ArchError(f"architecture '{spec}': UC{layer.units},{layer.kernel},{layer.stride} needs an odd "
+                                    "kernel (SAME padding)")
+                if layer.stride > 1:
+                    modules.append(nn.Upsample(scale_factor=layer.stride, mode="nearest"))
+                modules.append(nn.Conv2d(c, layer.units, layer.kernel, padding=pad))
             shape = (layer.units, h * layer.stride, w * layer.stride)
             if relu:
                 modules.append(nn.ReLU())
@@ -147,10 +162,10 @@ def build_network(
 
 def _unflatten_shape(spec: str, rest: list[Layer], features: int, image_size: int) -> tuple[int, int, int]:
     """The (C, H, W) a flat vector takes so that the following TC layers end at image_size."""
-    # Only the TC run directly after the reshape counts.
+    # Only the TC/UC run directly after the reshape counts.
     upsample = 1
     for l in rest:
-        if l.kind != "tconv":
+        if l.kind not in ("tconv", "upconv"):
             break
         upsample *= l.stride
     side = image_size // upsample

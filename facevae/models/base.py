@@ -59,9 +59,22 @@ class FaceModule(pl.LightningModule):
 
         `overrides` replace constructor arguments whose effect the state_dict supersedes.
         """
-        ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)
-        model = cls(**{**ckpt["hyper_parameters"], **overrides})
-        model.load_state_dict(ckpt["state_dict"])
+        from omegaconf import OmegaConf
+
+        from ..checkpoint import _check_plain, known_models, load_checkpoint, load_weights
+        from ..config import ConfigError, _check_target
+
+        ckpt = load_checkpoint(ckpt_path, what=f"{cls.__name__} checkpoint")
+        # The stored hyperparameters are data: plain values, of this class, type-checked against its constructor.
+        target = f"{cls.__module__}.{cls.__qualname__}"
+        name = str((ckpt["facevae_config"].get("model") or {}).get("name", ""))
+        if known_models().get(name, {}).get("_target_") != target:
+            raise ConfigError(f"{ckpt_path}: holds model={name or '?'}, not {cls.__name__}; pass a checkpoint of that model")
+        params = {**dict(ckpt.get("hyper_parameters") or {}), **overrides}
+        _check_plain(params, "hyper_parameters", ckpt_path, allow_target=False)
+        _check_target("hyper_parameters", OmegaConf.create({"_target_": target, **params}))
+        model = cls(**params)
+        load_weights(model, ckpt, ckpt_path)
         model.eval().requires_grad_(False)
         return model
 

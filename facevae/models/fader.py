@@ -13,6 +13,7 @@ from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 
 from .arch import build_network
 from .base import FaceModule, adam
+from .editing import ClassCodes
 
 
 @dataclass
@@ -21,6 +22,9 @@ class FaderLoss:
 
     name: str = "fader"
     l2: float = 1.0  # weight of the L2 reconstruction term
+    # L2 per image: mean over pixels (the paper's Keras MSE, where P_MC outweighs the face) or sum (issue 14:
+    # the face is worth its 16,384 pixels, so z keeps the person)
+    l2_reduction: str = "mean"
     mc: float = 1.0  # weight of the multiclass term P_MC on the first K latent dimensions
     adv: float = 0.1  # λ of AL (§2.3: 0.1); 0 = the discriminator trains but the encoder ignores it
     mode: str = "paper"  # paper: binary Emotion-vs-NoEmotion adversary | lample: K-way adversary (Lample et al. 2017)
@@ -29,9 +33,12 @@ class FaderLoss:
 
 
 # -- loss terms (per sample; the caller reduces) ---------------------------------------------------
-def l2_reconstruction(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """(θ(z)_dec − x)², the reconstruction term of AL (§2.3), averaged over pixels."""
-    return (x_hat - x).pow(2).flatten(1).mean(1)
+def l2_reconstruction(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """(θ(z)_dec − x)², the reconstruction term of AL (§2.3), averaged (Keras MSE) or summed over pixels."""
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"loss.l2_reduction={reduction!r}: use 'mean' or 'sum'")
+    per_pixel = (x_hat - x).pow(2).flatten(1)
+    return per_pixel.mean(1) if reduction == "mean" else per_pixel.sum(1)
 
 
 def p_mc(z_axes: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -60,7 +67,7 @@ def lample_adversarial_term(logits: torch.Tensor, y: torch.Tensor, n_classes: in
     return F.cross_entropy(logits, (y + shift) % n_classes, reduction="none")
 
 
-class Fader(FaceModule):
+class Fader(ClassCodes, FaceModule):
     """Encoder x -> z (K emotion dims + `style_dims`), decoder (z, onehot(y)) -> x, latent discriminator D(z).
 
     Reading of §2.3 (the paper states AL = (θ(z)_dec − x)² − λ·log(1 − P_BC), λ = 0.1, and no training
@@ -71,6 +78,8 @@ class Fader(FaceModule):
     emotion. mode=lample swaps in the original recipe: D predicts the K-way emotion, the encoder is
     pushed toward a random other class, λ ramps 0 -> lambda_max over ramp_steps batches.
     Two optimizers (autoencoder, discriminator) -> manual optimization, discriminator step first.
+    Edits slide y from the source class to the target and, with `edit_axes`, z's first K dims to the
+    target's mean training code too (as Fig. 8 samples z_k with y = k); edit_mode: facevae.models.editing.
     Logged: l2, p_mc, p_bc (D's loss on z), adv (−log(1 − P_BC)), al = l2·L2 + λ·adv (the paper's AL),
     loss = al + mc·P_MC, dis_loss (D's own step, on z.detach()).
     """
@@ -86,6 +95,8 @@ class Fader(FaceModule):
         loss: dict,
         image_size: int = 128,
         style_dims: int = 0,
+        edit_mode: str = "decode",
+        edit_axes: bool = False,
         lr: float = 1e-3,
         dis_lr: float = 1e-3,
         grad_clip: float = 5.0,
@@ -102,6 +113,7 @@ class Fader(FaceModule):
         self.neutral = classes.index("neutral") if "neutral" in classes else -1
         self.mode = opts["mode"]
         self.w_l2, self.w_mc, self.w_adv = float(opts["l2"]), float(opts["mc"]), float(opts["adv"])
+        self.l2_reduction = str(opts["l2_reduction"])
         self.lambda_max, self.ramp_steps = float(opts["lambda_max"]), int(opts["ramp_steps"])
         self.latent_dims = self.n_classes + style_dims
         self.image_shape = (1, image_size, image_size)
@@ -124,6 +136,8 @@ class Fader(FaceModule):
         else:
             self.val_disc_acc, self.test_disc_acc = (MulticlassAccuracy(self.n_classes, average="micro")
                                                      for _ in range(2))
+        self.edit_axes = bool(edit_axes)
+        self.init_class_codes(self.n_classes, self.n_classes, edit_mode)
 
     # -- the model ---------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -144,15 +158,29 @@ class Fader(FaceModule):
         return {"codes": z, "recon": self.decode(z, y), "pred": self.predict_from_latent(z),
                 "axes": z[:, : self.n_classes]}
 
+    def mix(self, x: torch.Tensor, weights: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
+        """Faces x (N or 1 ×1×H×W) decoded with y = onehot(source) + Σ_k w_k (onehot(k) − onehot(source)), one row
+        of `weights` (B × K) per output (§2.3's sliders); source defaults to neutral."""
+        z = self.encode(x)
+        weights = weights.to(z)
+        z = z.expand(len(weights), -1) if len(z) == 1 else z
+        if source is None:
+            source = torch.full((1,), max(self.neutral, 0), dtype=torch.long, device=x.device)
+        src = F.one_hot(source.reshape(-1), self.n_classes).to(z).expand(len(weights), -1)
+        total = weights.sum(1, keepdim=True)
+        moved = z
+        if self.edit_axes and self.has_class_codes():
+            moved = z.clone()
+            moved[:, : self.n_classes] = z[:, : self.n_classes] * (1 - total) + weights @ self.class_codes.to(z)
+        edited = self.decode(moved, src * (1 - total) + weights)
+        return self.compose(x, edited, self.decode(z, src)) if self.edit_mode == "residual" else edited
+
     def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
              source: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode x's code with y slid from its `source` class (default neutral) to `target` (§2.3's sliders)."""
-        z = self.encode(x)
-        if source is None:
-            source = torch.full((len(x),), max(self.neutral, 0), dtype=torch.long, device=x.device)
-        y = (1 - strength) * F.one_hot(source, self.n_classes).to(z) + \
-            strength * F.one_hot(torch.full_like(source, target), self.n_classes).to(z)
-        return self.decode(z, y)
+        """x's code decoded with y slid from its `source` class (default neutral) to `target` (§2.3's sliders)."""
+        weights = torch.zeros(len(x), self.n_classes, device=x.device)
+        weights[:, target] = strength
+        return self.mix(x, weights, source)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Reconstruction of x with attribute y."""
@@ -194,7 +222,7 @@ class Fader(FaceModule):
         adv = (adversarial_term(d[:, 0], self.dis_target(y)) if self.mode == "paper"
                else lample_adversarial_term(d, y, self.n_classes))
         terms = {
-            "l2": l2_reconstruction(x_hat, x).mean(),
+            "l2": l2_reconstruction(x_hat, x, self.l2_reduction).mean(),
             "p_mc": p_mc(z[:, : self.n_classes], y).mean(),
             "p_bc": self.dis_loss(d, y),
             "adv": adv.mean(),
@@ -221,6 +249,7 @@ class Fader(FaceModule):
         # 2) the autoencoder: reconstruct, tie z[:K] to the emotions, fool the (just updated) discriminator
         out = self.losses(x, y, z)
         self._step(opt_ae, out["loss"])
+        self.track_codes(z[:, : self.n_classes], y)
         logs = {f"train/{k}": out[k] for k in self.loss_terms}
         logs.update({"train/dis_loss": dis_loss, "train/lambda": self.adv_weight()})
         self.log_dict(logs, batch_size=len(x), sync_dist=True)

@@ -13,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from .arch import build_network
 from .base import FaceModule
+from .editing import ClassCodes
 
 
 @dataclass
@@ -27,13 +28,15 @@ class SSVAELoss:
 from .losses import classification_loss, latent_loss, reconstruction_loss
 
 
-class SSVAE(FaceModule):
+class SSVAE(ClassCodes, FaceModule):
     """Encoder -> (μ, log σ²) -> z -> decoder; the first K latent dimensions are the K emotion axes.
 
     Loss (§2.4): L = α·RL + β·LL + γ·CL, with α=1, β=2, γ=10 as in §3.4. `style_dims` adds latent
     dimensions outside CL (0 = the paper). `neutral_encoding='class'` gives neutral its own axis;
     'zero' encodes neutral as the all-zero label vector (§1.1 "zero-label"), so neutral faces should
     sit near the origin and are predicted when no emotion axis exceeds `neutral_threshold`.
+    Edits move the emotion axes to the target class's mean training code and, under edit_mode=residual,
+    add only the decoder's change to the input (facevae.models.editing).
     """
 
     loss_terms = ("rl", "ll", "cl")
@@ -48,6 +51,7 @@ class SSVAE(FaceModule):
         style_dims: int = 0,
         neutral_encoding: str = "class",
         neutral_threshold: float = 0.0,
+        edit_mode: str = "decode",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
     ):
@@ -75,6 +79,7 @@ class SSVAE(FaceModule):
         self.rl_reduction = loss.get("rl_reduction", "mean")
         self.val_acc = MulticlassAccuracy(len(classes), average="micro")
         self.test_acc = MulticlassAccuracy(len(classes), average="micro")
+        self.init_class_codes(len(classes), self.n_axes, edit_mode)
 
     # -- the model ---------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,14 +121,31 @@ class SSVAE(FaceModule):
             axes = torch.cat([torch.full_like(axes[:, :1], self.hparams.neutral_threshold), axes], dim=1)
         return {"codes": mu, "recon": self.decode(mu), "pred": self.predict_from_latent(mu), "axes": axes}
 
+    def edit_goals(self) -> torch.Tensor:
+        """K × n_axes: where an edit toward each class puts the emotion axes (its mean training code; the
+        label vector of §2.4 for a model trained before class codes were kept)."""
+        if self.has_class_codes():
+            return self.class_codes
+        return self.label_vectors(torch.arange(len(self.classes), device=self.class_codes.device))
+
+    def mix(self, x: torch.Tensor, weights: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
+        """Faces x (N or 1 ×1×H×W) with the emotion axes a' = a + Σ_k w_k (goal_k − a), one row of `weights`
+        (B × K) per output; strength 0 everywhere returns the reconstruction (decode) or x (residual)."""
+        mu, _ = self.encode(x)
+        weights = weights.to(mu)
+        mu = mu.expand(len(weights), -1) if len(mu) == 1 else mu
+        moved = mu.clone()
+        total = weights.sum(1, keepdim=True)
+        moved[:, : self.n_axes] = mu[:, : self.n_axes] * (1 - total) + weights @ self.edit_goals().to(mu)
+        edited = self.decode(moved)
+        return self.compose(x, edited, self.decode(mu)) if self.edit_mode == "residual" else edited
+
     def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
              source: torch.Tensor | None = None) -> torch.Tensor:
-        """Move the emotion axes of x's code toward the label vector of `target` (CL's target, §2.4)."""
-        mu, _ = self.encode(x)
-        goal = self.label_vectors(torch.full((len(x),), target, dtype=torch.long, device=x.device)).to(mu)
-        mu = mu.clone()
-        mu[:, : self.n_axes] = (1 - strength) * mu[:, : self.n_axes] + strength * goal
-        return self.decode(mu)
+        """x with its emotion axes moved toward `target`'s code (CL's axes, §2.4)."""
+        weights = torch.zeros(len(x), len(self.classes), device=x.device)
+        weights[:, target] = strength
+        return self.mix(x, weights, source)
 
     def axis_of(self, class_index: int) -> int:
         """The latent axis of a class (under 'zero' encoding neutral has none and the others shift by one)."""
@@ -160,6 +182,7 @@ class SSVAE(FaceModule):
     def training_step(self, batch, batch_idx):
         x, y, _, _ = batch
         out = self.losses(x, y, sample=True)
+        self.track_codes(out["mu"][:, : self.n_axes], y)
         self.log_dict({f"train/{k}": out[k] for k in self.loss_terms}, batch_size=len(x))
         self.log("train/loss", out["loss"], prog_bar=True, batch_size=len(x))
         return out["loss"]

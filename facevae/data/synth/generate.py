@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facevae.data.errors import DataError
 from facevae.data.labels import CKPLUS_CODES
 from facevae.data.synth.action_units import AU_NUMBERS, sample_emotion_aus
 from facevae.data.synth.identity import sample_identity
@@ -182,21 +183,40 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+# Written first into the temporary tree: a folder with this file (or a finished tree with facevae's
+# synth_spec.json) is one the generator made, and the only kind it ever removes.
+_MARKER = ".facevae-synth"
+
+
+def _made_here(folder: Path) -> bool:
+    """Whether the generator made `folder`: its marker, or a finished tree's synth_spec.json naming it."""
+    if (folder / _MARKER).is_file():
+        return True
+    try:
+        return json.loads((folder / "synth_spec.json").read_text()).get("generator") == "facevae.data.synth"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _prepare_tmp(root: Path) -> Path:
     tmp = root.with_name(f"{root.name}.tmp-{os.getpid()}")
     if tmp.exists():
+        if not _made_here(tmp):
+            raise DataError(f"{tmp} exists and was not made by facevae; move it away")
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    (tmp / _MARKER).write_text("made by facevae.data.synth; safe to delete\n")
     return tmp
 
 
 def _replace_root(tmp: Path, root: Path) -> None:
-    """Swap the finished tree into place; refuse to delete a folder that is not a synth tree."""
+    """Swap the finished tree into place; refuse to delete a folder the generator did not make."""
     if root.exists():
-        entries = list(root.iterdir())
-        if entries and not ((root / "factors.csv").exists() or (root / "cohn-kanade-images").exists()):
-            raise FileExistsError(f"{root} exists and does not look like a synthetic CK+ tree; not overwriting")
+        if any(root.iterdir()) and not _made_here(root):
+            raise DataError(f"{root} exists and is not a synthetic CK+ tree facevae made (no synth_spec.json "
+                                  "of facevae.data.synth); not overwriting: move it away or set data.root elsewhere")
         shutil.rmtree(root)
+    (tmp / _MARKER).unlink()
     tmp.rename(root)
 
 
