@@ -21,7 +21,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .config import ArchSchema, ConfigError, EvalSchema, _check_loss, _check_target, _first_line
+from .config import (ArchSchema, ConfigError, EvalSchema, _check_crop, _check_folds, _check_loss, _check_target,
+                     _first_line)
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 # The sections of a stored config a checkpoint may bring; the rest (paths, trainer, callbacks,
@@ -133,6 +134,8 @@ def check_run_config(run: DictConfig, path: str | Path) -> None:
         if "seed" in run and not isinstance(run.seed, int):
             raise ConfigError(f"config error at 'seed': expected int, got {run.seed!r}")
         _check_target("data", run.data, ignore=("synth",))
+        _check_crop(run.data)  # the same data checks train.py runs, so a stored value is no looser
+        _check_folds(run.data)
         model_cls = _check_target("model", run.model, ignore=("name", "valid_losses", "monitor", "monitor_mode"))
         _check_loss(run.loss, getattr(model_cls, "loss_schema", None))
     except ConfigError as exc:

@@ -12,9 +12,7 @@ Images come back as uint8 greyscale arrays of whatever size is on disk; resizing
 
 from __future__ import annotations
 
-import io
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -29,7 +29,7 @@ from ..config import ConfigError
 from ..data.errors import DataError
 from .locate import CROP_METHODS, auto_chain, locate, paste_warped
 from .mix import mix_decode
-from .photo import MAX_PIXELS, Region, load_photo, paste, square_region, to_grey
+from .photo import MAX_PIXELS, Region, load_photo, paste, to_grey
 
 log = logging.getLogger("facevae")
 
