@@ -38,8 +38,10 @@ train: install
 smoke: install
 	$(BIN)/python train.py debug=smoke $(ARGS)
 
+# Two workers (pytest-xdist), a test file per worker at a time: module fixtures are built once, and the
+# suite's subprocess starts and single-threaded evaluation fill both cores (CI's 20-minute budget).
 test: install
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(ARGS)
 
 bench: install
 	$(BIN)/python -m bench.run $(ARGS)

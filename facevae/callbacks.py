@@ -54,3 +54,37 @@ class SameSettingsOnEveryRank(pl.Callback):
                 if other != mine:
                     raise RuntimeError(f"DDP rank {r} trains with other settings than rank 0 "
                                        f"(see {folder}); refusing to train a mixed model")
+
+
+class EpochLine(pl.Callback):
+    """One line per epoch with the key metrics, for logs nobody watches live (Slurm, nohup, joblib workers),
+    where the rich progress bar writes nothing. `when`: auto (only when stdout is not a terminal) | always | never.
+    """
+
+    KEYS = ("train/loss", "val/loss", "val/acc", "val/recon_mse")
+
+    def __init__(self, when: str = "auto"):
+        if when not in ("auto", "always", "never"):
+            raise ValueError(f"callbacks.epoch_line.when={when!r}: use auto, always or never")
+        self.when = when
+        self._start = 0.0
+
+    def enabled(self) -> bool:
+        import sys
+
+        return self.when == "always" or (self.when == "auto" and not sys.stdout.isatty())
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        import time
+
+        self._start = time.monotonic()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        import time
+
+        if not self.enabled() or trainer.global_rank != 0 or trainer.sanity_checking:
+            return
+        metrics = trainer.callback_metrics
+        parts = [f"{k} {float(metrics[k]):.4g}" for k in self.KEYS if k in metrics]
+        print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  " + "  ".join(parts)
+              + f"  ({time.monotonic() - self._start:.1f} s)", flush=True)

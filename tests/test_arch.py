@@ -92,3 +92,23 @@ def test_constant_code_decodes_without_a_checkerboard():
 def test_kernel_four_transpose_conv_doubles_exactly():
     net, out = build_network("F8192-TC18,4,2-TC12,4,2-TC6,4,2-TC1,3,1", (7,), out_activation=False)
     assert out == (1, 128, 128) and net(torch.randn(1, 7)).shape == (1, 1, 128, 128)
+
+
+def test_batch_norm_blocks_and_global_pooling():
+    """Issue 16's recipe tokens: CB<k> = conv (no bias) + BN + ReLU + pool, GAP = one value per channel."""
+    layers = parse_arch("CB16-CB32-GAP-D7")
+    assert [(l.kind, l.batch_norm) for l in layers[:2]] == [("conv", True), ("conv", True)]
+    assert layers[2].kind == "gap"
+    net, shape = build_network("CB16-CB32-GAP-D7", (1, 128, 128), 2, out_activation=False)
+    assert shape == (7,)
+    kinds = [type(m).__name__ for m in net]
+    assert kinds[:4] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] and "AdaptiveAvgPool2d" in kinds
+    assert net[0].bias is None
+    # GAP: the output does not depend on where in the image a pattern sits (up to borders)
+    x = torch.zeros(1, 1, 128, 128)
+    x[..., 40:56, 40:56] = 1
+    net.eval()
+    h = net[: kinds.index("Flatten") + 1]
+    assert torch.allclose(h(x), h(torch.roll(x, shifts=(32, 32), dims=(2, 3))), atol=1e-5)
+    with pytest.raises(ArchError, match="GAP needs a conv map"):
+        build_network("F10-GAP", (1, 8, 8))

@@ -51,28 +51,6 @@ def test_joblib_multirun_of_two_jobs_with_one_summary(tmp_path, data_dir):
 
 
 @pytest.mark.slow
-def test_optuna_sweep_of_two_trials_with_sqlite_storage(tmp_path, data_dir):
-    import optuna
-
-    sweep, db = tmp_path / "sweep", tmp_path / "optuna.db"
-    train_py("-m", "hparams_search=ssvae_optuna", "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage=sqlite:///{db}",
-             *[a for a in FAST if not a.startswith("model=")], f"paths.data_dir={data_dir}",
-             f"hydra.sweep.dir={sweep}")
-    jobs = job_dirs(sweep)
-    assert len(jobs) == 2
-    study = optuna.load_study(study_name="ssvae_loss_weights", storage=f"sqlite:///{db}")
-    values = [t.value for t in study.trials]
-    assert len(values) == 2 and all(0 <= v <= 1 for v in values)  # each trial's validation accuracy
-    written = sorted(json.loads((j / "metrics.json").read_text())["val/acc"] for j in jobs)
-    assert sorted(values) == pytest.approx(written)
-    results = (sweep / "optimization_results.yaml").read_text()
-    assert "best_value" in results
-    lrs = {float(t.params["model.lr"]) for t in study.trials}
-    assert len(lrs) == 2  # the sampler did set the hyperparameters
-    assert_sweep_summary(sweep, 2)
-
-
-@pytest.mark.slow
 def test_submitit_local_runs_two_jobs(tmp_path, data_dir):
     sweep = tmp_path / "sweep"
     train_py("-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=20", "seed=0,1", *FAST,
@@ -87,7 +65,7 @@ def rank_settings(run: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_ddp_two_processes_single_run_and_inside_a_multirun(tmp_path, data_dir):
+def test_ddp_two_processes_single_run_and_inside_an_optuna_study(tmp_path, data_dir):
     ddp = ["trainer=ddp", "trainer.devices=2", *FAST, f"paths.data_dir={data_dir}"]
     single = tmp_path / "single"
     train_py(*ddp, "model.lr=0.0007", f"hydra.run.dir={single}")
@@ -97,27 +75,27 @@ def test_ddp_two_processes_single_run_and_inside_a_multirun(tmp_path, data_dir):
     assert json.loads((single / "metrics.json").read_text())["train/world_size"] == 2
     assert not list(tmp_path.glob("multirun*"))  # no stray sweep started by rank 1
 
-    sweep = tmp_path / "sweep"
-    train_py("-m", *ddp, "model.lr=0.0003,0.002", f"hydra.sweep.dir={sweep}")
-    jobs = job_dirs(sweep)
-    assert len(jobs) == 2
-    seen = []
-    for job in jobs:
-        ranks = rank_settings(job)
-        assert len(ranks) == 2 and ranks[0] == ranks[1]  # both ranks of a job: the job's settings
-        seen.append(ranks[0]["hparams"]["lr"])
-    assert sorted(seen) == [0.0003, 0.002]
-    assert len(list(sweep.glob("*/"))) == 2  # one folder per job, no sweep of rank 1's own
-    assert_sweep_summary(sweep, 2)
+    # Inside a multirun: the Optuna sweeper picks the values at run time and its search space sets
+    # hydra.mode=MULTIRUN; rank 1 must still run the trial it belongs to, not a study (or sweep) of its own.
+    # The study is stored in SQLite, and each trial's value is the validation accuracy its run wrote.
+    import optuna
 
-    # The Optuna sweeper picks the values at run time and its search space sets hydra.mode=MULTIRUN:
-    # rank 1 must still run the trial it belongs to, not a study of its own.
-    study = tmp_path / "study"
-    train_py("-m", "hparams_search=ssvae_optuna", "hydra.sweeper.n_trials=2",
-             *[a for a in ddp if not a.startswith("model=")], f"hydra.sweep.dir={study}")
-    trials = [rank_settings(job) for job in job_dirs(study)]
+    study_dir, db = tmp_path / "study", tmp_path / "optuna.db"
+    train_py("-m", "hparams_search=ssvae_optuna", "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage=sqlite:///{db}",
+             *[a for a in ddp if not a.startswith("model=")], f"hydra.sweep.dir={study_dir}")
+    jobs = job_dirs(study_dir)
+    trials = [rank_settings(job) for job in jobs]
     assert len(trials) == 2 and all(len(r) == 2 and r[0] == r[1] for r in trials)
     assert trials[0][0]["hparams"]["lr"] != trials[1][0]["hparams"]["lr"]
+    assert len(list(study_dir.glob("*/"))) == 2  # one folder per trial, no sweep of rank 1's own
+    study = optuna.load_study(study_name="ssvae_loss_weights", storage=f"sqlite:///{db}")
+    values = [t.value for t in study.trials]
+    assert len(values) == 2 and all(0 <= v <= 1 for v in values)
+    written = sorted(json.loads((j / "metrics.json").read_text())["val/acc"] for j in jobs)
+    assert sorted(values) == pytest.approx(written)
+    assert "best_value" in (study_dir / "optimization_results.yaml").read_text()
+    assert {float(t.params["model.lr"]) for t in study.trials} == {r[0]["hparams"]["lr"] for r in trials}
+    assert_sweep_summary(study_dir, 2)
 
 
 @pytest.mark.slow

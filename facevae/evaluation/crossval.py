@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-CV_METRICS = ("test/acc", "test/f1_macro")
+# probe/acc_test: the pixel probe on the same test faces (the baseline to beat, issue 16)
+CV_METRICS = ("test/acc", "test/f1_macro", "probe/acc_test")
 
 
 def fold_of(run: dict) -> int | None:

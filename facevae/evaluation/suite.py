@@ -58,6 +58,8 @@ def run_suite(model, datamodule, out_dir: Path, seed: int = 0, model_name: str =
     else:
         observers.append(judge)
         notes["judge_version"] = judge.judge.version
+    # The probe's accuracy on the same test faces as test/acc: the baseline a recognition model must beat.
+    metrics["probe/acc_test"] = judging.accuracy_on(observers[0], ev.images, ev.labels)[0]
     for observer in observers:
         numbers, per = judging.real_and_edit(model, ev, observer)
         metrics.update(numbers)

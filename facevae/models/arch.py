@@ -2,6 +2,8 @@
 
 Tokens, separated by "-":
   C<k>        conv 3x3 stride 1 SAME with k filters -> max-pool 2x2 (stride `pool_stride`) -> ReLU (§2.1)
+  CB<k>       conv 3x3 SAME -> batch-norm -> ReLU -> max-pool 2x2 (not in the paper: issue 16's recipe)
+  GAP         global average pooling of a conv map to one value per channel (not in the paper)
   F<l>        fully connected with l units -> ReLU (§2.1); a conv map before it is flattened
   D<p>        dropout with rate p, when p < 1 (§2.1 "D0.5")
   D<n>        dense output layer with n units and no activation, when n >= 1 (§2.1 "D7")
@@ -27,7 +29,7 @@ import torch
 from torch import nn
 
 _TOKEN = re.compile(
-    r"^(?:C(?P<conv>\d+)|F(?P<fc>\d+)|D(?P<d>\d*\.?\d+)|(?P<up>TC|UC)(?P<tc>\d+),(?P<tck>\d+),(?P<tcs>\d+)|(?P<flat>Flatten))$"
+    r"^(?:C(?P<bn>B?)(?P<conv>\d+)|(?P<gap>GAP)|F(?P<fc>\d+)|D(?P<d>\d*\.?\d+)|(?P<up>TC|UC)(?P<tc>\d+),(?P<tck>\d+),(?P<tcs>\d+)|(?P<flat>Flatten))$"
 )
 
 
@@ -37,7 +39,8 @@ class ArchError(ValueError):
 
 @dataclass(frozen=True)
 class Layer:
-    kind: str  # conv | fc | dropout | dense | tconv | upconv | flatten
+    kind: str  # conv | fc | dropout | dense | tconv | upconv | flatten | gap
+    batch_norm: bool = False  # conv only: CB<k>
     units: int = 0
     p: float = 0.0
     kernel: int = 0
@@ -54,10 +57,12 @@ def parse_arch(spec: str) -> list[Layer]:
         if m is None:
             raise ArchError(
                 f"architecture '{spec}': unknown token '{token}' "
-                "(expected C<k>, F<l>, D<p>, D<n>, TC<m>,<n>,<s>, UC<m>,<n>,<s> or Flatten)"
+                "(expected C<k>, CB<k>, F<l>, D<p>, D<n>, TC<m>,<n>,<s>, UC<m>,<n>,<s>, GAP or Flatten)"
             )
         if m["conv"]:
-            layers.append(Layer("conv", units=int(m["conv"])))
+            layers.append(Layer("conv", units=int(m["conv"]), batch_norm=bool(m["bn"])))
+        elif m["gap"]:
+            layers.append(Layer("gap"))
         elif m["fc"]:
             layers.append(Layer("fc", units=int(m["fc"])))
         elif m["d"]:
@@ -109,7 +114,10 @@ def build_network(
             if len(shape) != 3:
                 raise ArchError(f"architecture '{spec}': C{layer.units} needs an image input, got shape {shape}")
             c, h, w = shape
-            modules.append(nn.Conv2d(c, layer.units, 3, stride=1, padding=1))
+            modules.append(nn.Conv2d(c, layer.units, 3, stride=1, padding=1, bias=not layer.batch_norm))
+            if layer.batch_norm:
+                # BN before the non-linearity and the pooling, as in VGG-BN / ResNet stems
+                modules += [nn.BatchNorm2d(layer.units), nn.ReLU()]
             if pool_stride == 1:
                 # TF 'SAME' 2x2 pooling at stride 1 pads one row/column at the end.
                 modules += [nn.ZeroPad2d((0, 1, 0, 1)), nn.MaxPool2d(2, stride=1)]
@@ -117,8 +125,13 @@ def build_network(
             else:
                 modules.append(nn.MaxPool2d(2, stride=pool_stride, ceil_mode=True))
                 shape = (layer.units, math.ceil(h / pool_stride), math.ceil(w / pool_stride))
-            if relu:
+            if relu and not layer.batch_norm:
                 modules.append(nn.ReLU())
+        elif layer.kind == "gap":
+            if len(shape) != 3:
+                raise ArchError(f"architecture '{spec}': GAP needs a conv map before it, got shape {shape}")
+            modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+            shape = (shape[0],)
         elif layer.kind == "flatten":
             if len(shape) != 1:
                 modules.append(nn.Flatten())

@@ -16,6 +16,7 @@ from .base import FaceModule
 log = logging.getLogger(__name__)
 
 TSNE_FEATURES = ("f100", "logits")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -64,9 +65,13 @@ class Classifier(FaceModule):
         tsne_seed: int = 0,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        schedule: str = "constant",
+        tta_flip: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters()
+        if schedule not in SCHEDULES:
+            raise ValueError(f"model.schedule={schedule!r}: use one of {', '.join(SCHEDULES)}")
         if tsne_features not in TSNE_FEATURES:
             raise ValueError(f"model.tsne_features={tsne_features!r}: use one of {', '.join(TSNE_FEATURES)}")
         self.classes = list(classes)
@@ -95,6 +100,14 @@ class Classifier(FaceModule):
         """Class logits (the final D<n> layer) of images x in [0, 1], shape Bx1xSxS."""
         return self.net(x)
 
+    def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for evaluation: with `tta_flip`, the mean of x's and its mirror image's (faces are near
+        symmetric, so the mirror is a second look at the same expression)."""
+        logits = self(x)
+        if self.hparams.get("tta_flip") and not self.training:
+            logits = (logits + self(torch.flip(x, dims=[-1]))) / 2
+        return logits
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The F100 activations (output of the last F layer's ReLU) of images x."""
         return self.net[: self.feature_end](x)
@@ -111,8 +124,8 @@ class Classifier(FaceModule):
 
     # -- training ----------------------------------------------------------------------------------
     def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        h, logits = self.embed(x)
-        return {"features": h, "pred": logits.argmax(1)}
+        h, _ = self.embed(x)
+        return {"features": h, "pred": self.predict_logits(x).argmax(1)}
 
     def training_step(self, batch, batch_idx):
         x, y, _, _ = batch
@@ -124,7 +137,7 @@ class Classifier(FaceModule):
 
     def _evaluate(self, batch, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         x, y, _, _ = batch
-        logits = self(x)
+        logits = self.predict_logits(x)
         loss = cross_entropy_loss(logits, y, self.label_smoothing).mean()
         self.log(f"{stage}/loss", loss, batch_size=len(x), sync_dist=True)
         return logits.argmax(1), y
@@ -141,6 +154,14 @@ class Classifier(FaceModule):
         self.test_f1_per_class.update(pred, y)
         self.log("test/acc", self.test_acc, batch_size=len(y), sync_dist=True)
         self.log("test/f1_macro", self.test_f1, batch_size=len(y), sync_dist=True)
+
+    def configure_optimizers(self):
+        """Adam (§2.1 gives no optimizer; FaceModule's); schedule=cosine anneals lr to 0 over max_epochs."""
+        opt = super().configure_optimizers()
+        if self.hparams.get("schedule", "constant") == "constant":
+            return opt
+        epochs = max(1, int(self.trainer.max_epochs or 1))
+        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)}
 
     def on_test_epoch_end(self) -> None:
         metric = self.test_f1_per_class
