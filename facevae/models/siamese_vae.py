@@ -23,7 +23,7 @@ class SiameseVAELoss:
 
     name: str = "siamese_vae"
     lam: float = 0.1
-    beta: float = 1.0
+    beta: float = 1e-3  # as conf/loss/siamese_vae.yaml: with RL averaged over pixels, β=1 collapses z
     rl_reduction: str = "mean"  # RL over pixels: mean (Keras, the paper's framework) or sum
 
 
