@@ -1,7 +1,7 @@
 """Issue 14: decoded faces a person can read. Each check here fails on a class-average blob.
 
 A small synthetic CK+ (12 subjects; 3 train folds, test = 3 subjects nobody trained on) and the default
-β-VAE (style latent, summed RL, resize-then-convolve decoder), trained for a few epochs.
+β-VAE of conf/ (whatever it is: these checks must pass once issue 14 changes the defaults), trained for a few epochs.
 """
 
 from __future__ import annotations
