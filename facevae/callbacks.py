@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import time
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -70,18 +72,12 @@ class EpochLine(pl.Callback):
         self._start = 0.0
 
     def enabled(self) -> bool:
-        import sys
-
         return self.when == "always" or (self.when == "auto" and not sys.stdout.isatty())
 
     def on_train_epoch_start(self, trainer, pl_module):
-        import time
-
         self._start = time.monotonic()
 
     def on_train_epoch_end(self, trainer, pl_module):
-        import time
-
         if not self.enabled() or trainer.global_rank != 0 or trainer.sanity_checking:
             return
         metrics = trainer.callback_metrics

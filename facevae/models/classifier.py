@@ -100,10 +100,10 @@ class Classifier(FaceModule):
         """Class logits (the final D<n> layer) of images x in [0, 1], shape Bx1xSxS."""
         return self.net(x)
 
-    def predict_logits(self, x: torch.Tensor) -> torch.Tensor:
+    def predict_logits(self, x: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
         """Logits for evaluation: with `tta_flip`, the mean of x's and its mirror image's (faces are near
-        symmetric, so the mirror is a second look at the same expression)."""
-        logits = self(x)
+        symmetric, so the mirror is a second look at the same expression). `logits`: x's own, if already computed."""
+        logits = self(x) if logits is None else logits
         if self.hparams.get("tta_flip") and not self.training:
             logits = (logits + self(torch.flip(x, dims=[-1]))) / 2
         return logits
@@ -124,8 +124,8 @@ class Classifier(FaceModule):
 
     # -- training ----------------------------------------------------------------------------------
     def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        h, _ = self.embed(x)
-        return {"features": h, "pred": self.predict_logits(x).argmax(1)}
+        h, logits = self.embed(x)
+        return {"features": h, "pred": self.predict_logits(x, logits).argmax(1)}
 
     def training_step(self, batch, batch_idx):
         x, y, _, _ = batch
