@@ -38,6 +38,7 @@ class ArchSchema:
     pool_stride: int = 2
     encoder: str = "C8-C32-C64-F256-F100"
     decoder: str = "F8192-TC18,3,2-TC12,3,2-TC6,3,2-TC1,3,1"
+    map_decoder: typing.Optional[str] = "TC32,4,2-TC16,4,2-TC8,4,2-UC1,3,1"  # from a style map (β-VAE, issue 14)
     classifier: str = "C8-C32-F256-F100-D0.5-D7"
     discriminator: str = "F256-F256"  # §2.3 latent discriminator (the paper gives no layers)
     comparator: str = "C8-C32-F256-F100"  # §2.2 siamese tower (the paper gives no layers)

@@ -13,8 +13,16 @@ from .conftest import ROOT, compose_config
 def test_default_composition(tmp_path):
     cfg = compose_config([], tmp_path / "out", tmp_path / "data")
     assert cfg.model.name == "ssvae" and cfg.loss.name == "ssvae" and cfg.arch.name == "fast"
-    assert (cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma) == (1.0, 2.0, 10.0)
+    assert (cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma, cfg.loss.rl_reduction) == (1.0, 0.01, 1000.0, "sum")
     assert list(cfg.data.classes)[0] == "neutral" and len(cfg.data.classes) == 7
+    validate(cfg)
+
+
+def test_paper_beta_vae_preset_is_the_papers_literal_model(tmp_path):
+    """Issue 14 changed the β-VAE's defaults; experiment=paper_fig9_11 keeps §2.4/§3.4 exactly."""
+    cfg = compose_config(["experiment=paper_fig9_11"], tmp_path / "out", tmp_path / "data")
+    assert cfg.loss.name == "ssvae_paper" and cfg.model.style_map == 0 and cfg.arch.name == "paper"
+    assert (cfg.loss.alpha, cfg.loss.beta, cfg.loss.gamma, cfg.loss.rl_reduction) == (1.0, 2.0, 10.0, "mean")
     validate(cfg)
 
 

@@ -29,17 +29,17 @@ def paper_count(latent):
 
 
 def test_paper_parameter_count(tmp_path):
-    cfg = compose_config(["arch=paper"], tmp_path, tmp_path)
+    cfg = compose_config(["arch=paper", "model.style_map=0"], tmp_path, tmp_path)
     model = build_model(cfg, CLASSES)
     assert sum(p.numel() for p in model.parameters()) == paper_count(7)
-    style = build_model(compose_config(["arch=paper", "model.style_dims=3"], tmp_path, tmp_path), CLASSES)
+    style = build_model(compose_config(["arch=paper", "model.style_map=0", "model.style_dims=3"], tmp_path, tmp_path), CLASSES)
     assert sum(p.numel() for p in style.parameters()) == paper_count(10)
 
 
 @pytest.mark.slow
 def test_paper_arch_trains_one_step(tmp_path):
     torch.manual_seed(0)
-    model = build_model(compose_config(["arch=paper"], tmp_path, tmp_path), CLASSES)
+    model = build_model(compose_config(["arch=paper", "model.style_map=0"], tmp_path, tmp_path), CLASSES)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     x, y = torch.rand(2, 1, 128, 128), torch.tensor([0, 5])
     before = model.decoder[-1].bias.detach().clone()  # the F16384 head
@@ -73,3 +73,49 @@ def test_losses_weight_terms_as_configured():
     model.gamma = 0.0
     again = model.losses(x, y, sample=False)
     assert torch.allclose(again["loss"], again["rl"] + 2 * again["ll"])
+
+
+def map_arch():
+    return {**fast_arch(), "encoder": "C8-C32-C64-F256-F100", "map_decoder": "TC32,4,2-TC16,4,2-TC8,4,2-UC1,3,1"}
+
+
+def test_style_map_latent_is_flat_axes_first():
+    """Issue 14: z = (emotion axes, style map flattened); edits and traversals move only the axes."""
+    torch.manual_seed(0)
+    model = SSVAE(CLASSES, map_arch(), LOSS, style_map=4).eval()
+    assert model.map_shape == (4, 16, 16) and model.latent_dims == 7 + 4 * 16 * 16
+    x = torch.rand(3, 1, 128, 128)
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (3, model.latent_dims)
+    assert model.decode(mu).shape == (3, 1, 128, 128)
+    # the decoder reads the style map: changing it changes the face, at the positions it covers
+    z = mu.clone()
+    z[:, 7:] += 1.0
+    assert not torch.allclose(model.decode(z), model.decode(mu))
+    # evaluation reads the axes and the map averaged over positions (t-SNE, disentanglement)
+    codes = model.eval_batch(x, torch.tensor([0, 1, 2]))["codes"]
+    assert codes.shape == (3, 7 + 4)
+    assert torch.allclose(codes[:, :7], mu[:, :7]) and torch.allclose(codes[:, 7:], mu[:, 7:].view(3, 4, 256).mean(2))
+    out = model.losses(x, torch.tensor([0, 1, 2]), sample=True)
+    assert torch.isfinite(out["loss"]) and out["logits"].shape == (3, 1, 128, 128)
+
+
+def test_style_map_needs_a_map_decoder(tmp_path):
+    with pytest.raises(ValueError, match="model.style_map=0 for the paper's vector latent"):
+        build_model(compose_config(["arch=paper"], tmp_path, tmp_path), CLASSES)
+    with pytest.raises(ValueError, match="arch.map_decoder=.* outputs"):
+        SSVAE(CLASSES, {**map_arch(), "map_decoder": "TC8,4,2-UC1,3,1"}, LOSS, style_map=4)
+
+
+def test_checkpoint_from_before_the_trunk_split_loads():
+    """An encoder saved as one Sequential (encoder.<i>.weight) loads into trunk + head with the same outputs."""
+    torch.manual_seed(0)
+    model = SSVAE(CLASSES, fast_arch(), LOSS).eval()
+    flat = [m for part in model.encoder for m in part]
+    old = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")}
+    for i, m in enumerate(flat):
+        old.update({f"encoder.{i}.{n}": p for n, p in m.state_dict().items()})
+    again = SSVAE(CLASSES, fast_arch(), LOSS).eval()
+    again.load_state_dict(old)
+    x = torch.rand(2, 1, 128, 128)
+    assert torch.equal(again.encode(x)[0], model.encode(x)[0])

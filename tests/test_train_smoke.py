@@ -53,7 +53,7 @@ def test_checkpoints_load_with_weights_only(smoke_run):
     for name in ("last.ckpt", "best.ckpt"):
         ckpt = torch.load(out / "checkpoints" / name, map_location="cpu", weights_only=True)
         assert "state_dict" in ckpt and ckpt["facevae_config"]["model"]["name"] == "ssvae"
-        assert ckpt["hyper_parameters"]["loss"]["gamma"] == 10.0
+        assert ckpt["hyper_parameters"]["loss"]["gamma"] == ckpt["facevae_config"]["loss"]["gamma"] == 1000.0
     n_params = sum(v.numel() for k, v in ckpt["state_dict"].items() if k != "class_codes")
     assert metrics["model/params"] == n_params
 

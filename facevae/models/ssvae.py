@@ -14,18 +14,39 @@ from torchmetrics.classification import MulticlassAccuracy
 from .arch import build_network
 from .base import FaceModule
 from .editing import ClassCodes
+from .losses import classification_loss, latent_loss, reconstruction_loss
 
 
 @dataclass
 class SSVAELoss:
-    """Loss options of §2.4: L = α·RL + β·LL + γ·CL (α=1, β=2, γ=10 in §3.4)."""
+    """Loss options of §2.4: L = α·RL + β·LL + γ·CL; the defaults here are §3.4's (loss=ssvae_paper), the default
+    run's weights are in conf/loss/ssvae.yaml."""
 
     name: str = "ssvae"
     alpha: float = 1.0
     beta: float = 2.0
     gamma: float = 10.0
     rl_reduction: str = "mean"  # RL over pixels: mean (Keras, the paper's framework) or sum (textbook ELBO)
-from .losses import classification_loss, latent_loss, reconstruction_loss
+
+
+def build_encoder(spec: str, in_shape: tuple[int, ...], pool_stride: int, style_map: int):
+    """The encoder as (trunk, dense head) + the style-map head: the trunk is the conv layers of `spec`, the
+    head the rest (it must end in a dense layer). With style_map=S, a 1x1 conv on the trunk's last map gives
+    μ and log σ² of an S-channel style map (issue 14: a face's detail does not fit in a vector)."""
+    tokens = spec.replace(" ", "").split("-")
+    cut = next((i for i, t in enumerate(tokens) if not t.startswith("C")), len(tokens))
+    trunk, trunk_shape = build_network("-".join(tokens[:cut]), in_shape, pool_stride)
+    head, h_shape = build_network("-".join(tokens[cut:]), trunk_shape, pool_stride)
+    if len(h_shape) != 1 or cut == len(tokens):
+        raise ValueError(f"arch.encoder={spec!r} must end in a dense layer (F<l>)")
+    if not style_map:
+        return nn.Sequential(trunk, head), None, h_shape, (0,)
+    if len(trunk_shape) != 3:
+        raise ValueError(f"model.style_map={style_map} needs conv layers (C<k>) at the start of arch.encoder={spec!r}")
+    style_head = nn.Conv2d(trunk_shape[0], 2 * style_map, 1)
+    # The posterior starts narrow (σ = e^-2): at σ = 1 the decoder's input is mostly noise for hundreds of steps.
+    nn.init.constant_(style_head.bias[style_map:], -4.0)
+    return nn.Sequential(trunk, head), style_head, h_shape, (style_map, *trunk_shape[1:])
 
 
 class SSVAE(ClassCodes, FaceModule):
@@ -49,6 +70,7 @@ class SSVAE(ClassCodes, FaceModule):
         loss: dict,
         image_size: int = 128,
         style_dims: int = 0,
+        style_map: int = 0,
         neutral_encoding: str = "class",
         neutral_threshold: float = 0.0,
         edit_mode: str = "decode",
@@ -63,18 +85,24 @@ class SSVAE(ClassCodes, FaceModule):
             raise ValueError("model.neutral_encoding=zero needs 'neutral' first in data.classes")
         self.classes = list(classes)
         self.n_axes = len(classes) - (neutral_encoding == "zero")
-        self.latent_dims = self.n_axes + style_dims
+        self.vector_dims = self.n_axes + style_dims
         self.image_shape = (1, image_size, image_size)
-        self.encoder, h_shape = build_network(arch["encoder"], self.image_shape, arch["pool_stride"])
-        if len(h_shape) != 1:
-            raise ValueError(f"arch.encoder={arch['encoder']!r} must end in a dense layer (F<l>)")
-        self.to_mu = nn.Linear(h_shape[0], self.latent_dims)
-        self.to_logvar = nn.Linear(h_shape[0], self.latent_dims)
+        self.encoder, self.style_head, h_shape, self.map_shape = build_encoder(
+            arch["encoder"], self.image_shape, arch["pool_stride"], style_map)
+        self.latent_dims = self.vector_dims + math.prod(self.map_shape)
+        self.to_mu = nn.Linear(h_shape[0], self.vector_dims)
+        self.to_logvar = nn.Linear(h_shape[0], self.vector_dims)
+        # With a style map the decoder starts from it (arch.map_decoder), the vector part given to every position.
+        key = "map_decoder" if style_map else "decoder"
+        if not arch.get(key):
+            raise ValueError(f"model.style_map={style_map} needs arch.map_decoder (arch={arch.get('name')} has none): "
+                             "use model.style_map=0 for the paper's vector latent, or set arch.map_decoder")
+        dec_in = (self.vector_dims + style_map, *self.map_shape[1:]) if style_map else (self.vector_dims,)
         self.decoder, out_shape = build_network(
-            arch["decoder"], (self.latent_dims,), arch["pool_stride"], out_activation=False, image_size=image_size
+            arch[key], dec_in, arch["pool_stride"], out_activation=False, image_size=image_size
         )
         if math.prod(out_shape) != math.prod(self.image_shape):
-            raise ValueError(f"arch.decoder={arch['decoder']!r} outputs {out_shape}, expected {self.image_shape}")
+            raise ValueError(f"arch.{key}={arch[key]!r} outputs {out_shape} from {dec_in}, expected {self.image_shape}")
         self.alpha, self.beta, self.gamma = float(loss["alpha"]), float(loss["beta"]), float(loss["gamma"])
         self.rl_reduction = loss.get("rl_reduction", "mean")
         self.val_acc = MulticlassAccuracy(len(classes), average="micro")
@@ -83,10 +111,20 @@ class SSVAE(ClassCodes, FaceModule):
 
     # -- the model ---------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(x)
-        return self.to_mu(h), self.to_logvar(h).clamp(-12, 8)
+        """(μ, log σ²) of the whole latent, flat: the vector part (emotion axes, style_dims), then the style map."""
+        trunk = self.encoder[0](x)
+        h = self.encoder[1](trunk)
+        mu, logvar = self.to_mu(h), self.to_logvar(h)
+        if self.style_head is not None:
+            map_mu, map_logvar = self.style_head(trunk).chunk(2, dim=1)
+            mu, logvar = torch.cat([mu, map_mu.flatten(1)], 1), torch.cat([logvar, map_logvar.flatten(1)], 1)
+        return mu, logvar.clamp(-12, 8)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        if self.style_head is not None:
+            # The vector part (emotion axes first) is given to every position of the style map.
+            vec, style = z[:, : self.vector_dims], z[:, self.vector_dims:].view(len(z), *self.map_shape)
+            z = torch.cat([style, vec[:, :, None, None].expand(-1, -1, *self.map_shape[1:])], 1)
         return self.decoder(z).view(z.shape[0], *self.image_shape)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -119,7 +157,15 @@ class SSVAE(ClassCodes, FaceModule):
         axes = mu[:, : self.n_axes]
         if self.hparams.neutral_encoding == "zero":  # neutral's "variable" is the threshold (Fig. 10)
             axes = torch.cat([torch.full_like(axes[:, :1], self.hparams.neutral_threshold), axes], dim=1)
-        return {"codes": mu, "recon": self.decode(mu), "pred": self.predict_from_latent(mu), "axes": axes}
+        return {"codes": self.summary_codes(mu), "recon": self.decode(mu), "pred": self.predict_from_latent(mu),
+                "axes": axes}
+
+    def summary_codes(self, mu: torch.Tensor) -> torch.Tensor:
+        """The latent as evaluation reads it: the vector part, and the style map averaged over its positions."""
+        if self.style_head is None:
+            return mu
+        style = mu[:, self.vector_dims:].view(len(mu), *self.map_shape).mean((2, 3))
+        return torch.cat([mu[:, : self.vector_dims], style], 1)
 
     def edit_goals(self) -> torch.Tensor:
         """K × n_axes: where an edit toward each class puts the emotion axes (its mean training code; the
@@ -203,6 +249,20 @@ class SSVAE(ClassCodes, FaceModule):
     def test_step(self, batch, batch_idx):
         self._evaluate(batch, "test", self.test_acc)
 
+
+    def load_state_dict(self, state_dict, strict: bool = True, **kwargs):
+        # Checkpoints from before the encoder was split into trunk and head (issue 14) hold encoder.<i>.<param>
+        # of one Sequential: its first len(trunk) modules are the trunk (encoder.0), the rest the head (encoder.1).
+        n_trunk = len(self.encoder[0])
+
+        def new_key(k: str) -> str:
+            parts = k.split(".")
+            if len(parts) != 3 or parts[0] != "encoder":
+                return k
+            i = int(parts[1])
+            return f"encoder.0.{i}.{parts[2]}" if i < n_trunk else f"encoder.1.{i - n_trunk}.{parts[2]}"
+
+        return super().load_state_dict({new_key(k): v for k, v in state_dict.items()}, strict=strict, **kwargs)
 
     def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
         """Figs. 9, 10 and 11 of §3.4."""
