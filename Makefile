@@ -9,7 +9,7 @@ TORCH   ?= torch==2.13.0
 FER     ?= fer==25.10.3
 ARGS    ?=
 
-.PHONY: help install train smoke test bench paper clean
+.PHONY: help install train smoke test bench paper demo clean
 
 help:
 	@echo "make install  - create $(VENV) and install facevae with its dev, judge, serve and faces (dlib) extras"
@@ -19,6 +19,8 @@ help:
 	@echo "make bench    - speed and memory vs plain PyTorch and this machine's peak (< 15 min; bench/results.json)"
 	@echo "make paper    - the paper's experiments (Figs. 6-11, siamese) and one combined report; GPU-sized,"
 	@echo "                ARGS=debug=smoke for a CPU check"
+	@echo "make demo     - install, train the London editor once (~6 min on 2 cores), then serve the edit page"
+	@echo "                with a London test person's photo loaded (http://127.0.0.1:7860)"
 	@echo "make clean    - remove outputs, caches and the virtualenv"
 
 $(BIN)/.installed: pyproject.toml
@@ -54,6 +56,14 @@ paper: install
 	$(BIN)/python train.py experiment=paper_siamese $(ARGS)
 	$(BIN)/python train.py experiment=paper_siamese_vae $(ARGS)
 	$(BIN)/python report.py outputs/paper
+
+# The London editor (experiment=london_editor) and a fold-0 test person it never trained on (tests/test_demo.py).
+DEMO_RUN   ?= outputs/london_editor
+DEMO_PHOTO ?= facevae/data/london_set/images/neutral/020.jpg
+
+demo: install
+	test -f $(DEMO_RUN)/checkpoints/last.ckpt || $(BIN)/python train.py experiment=london_editor hydra.run.dir=$(DEMO_RUN)
+	$(BIN)/python serve.py ckpt_path=$(DEMO_RUN)/checkpoints/last.ckpt photo=$(DEMO_PHOTO) $(ARGS)
 
 clean:
 	rm -rf outputs multirun data lightning_logs .pytest_cache $(VENV)

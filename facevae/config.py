@@ -94,6 +94,9 @@ def validate(cfg: DictConfig) -> None:
     _check_folds(cfg.data)
     model_cls = _check_target("model", cfg.model, ignore=MODEL_META_KEYS)
     _check_loss(cfg.loss, getattr(model_cls, "loss_schema", None))
+    if float(cfg.loss.get("xl", 0) or 0) > 0 and not cfg.data.get("partners", False):
+        raise ConfigError(f"config error at 'loss.xl': {cfg.loss.xl} needs pairs of one person's faces in each "
+                          "batch; add data.partners=true (or set loss.xl=0)")
     _check_target("trainer", cfg.trainer)
     _check_model_files(cfg.model)
 

@@ -8,6 +8,7 @@ docs/serve_page.png (with `FACEVAE_DOCS_CKPT=<checkpoint>`'s model when set).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -47,15 +48,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def server(docs_ckpt, tmp_path):
-    """serve.py on a free port; yields its URL and stops it afterwards."""
+@contextlib.contextmanager
+def running_server(ckpt: Path, tmp_path: Path, *args: str):
+    """serve.py on a free port with `args`; yields its URL and stops it afterwards."""
     port = free_port()
     log = (tmp_path / "serve.log").open("w")
     env = {**os.environ, "GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "MPLBACKEND": "Agg"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "serve.py"), f"ckpt_path={docs_ckpt}", f"port={port}",
-                             f"hydra.run.dir={tmp_path / 'run'}"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env=env)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "serve.py"), f"ckpt_path={ckpt}", f"port={port}",
+                             f"hydra.run.dir={tmp_path / 'run'}", *args], cwd=ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.time() + 180
@@ -76,6 +77,12 @@ def server(docs_ckpt, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture()
+def server(docs_ckpt, tmp_path):
+    with running_server(docs_ckpt, tmp_path) as url:
+        yield url
 
 
 def fetch_image(src: str) -> np.ndarray:
@@ -110,8 +117,6 @@ def test_upload_move_a_slider_and_the_face_changes(server, tmp_path):
             old, new = fetch_image(before), fetch_image(after)
             assert old.shape == new.shape and np.abs(old.astype(int) - new.astype(int)).sum() > 0
             assert page.locator("#pasted img").count() == 1 and page.locator("#judge").inner_text().strip()
-            shot = tmp_path / "serve_page.png"
-            page.screenshot(path=str(shot), full_page=True)
             # A photo without a face, in a fresh page: the page says so.
             wall = tmp_path / "wall.png"
             Image.fromarray(np.full((300, 300, 3), 90, np.uint8)).save(wall)
@@ -127,4 +132,28 @@ def test_upload_move_a_slider_and_the_face_changes(server, tmp_path):
                       and urlparse(u).hostname not in LOCAL})
     assert not outside, f"the page reached outside this machine: {outside}"
     assert len(requests) > 5
+
+
+def test_page_opens_with_the_demo_photo_ready_for_the_sliders(docs_ckpt, tmp_path):
+    """`make demo`'s page: serve.py photo=<a London test person> shows that face edited before any upload."""
+    from playwright.sync_api import sync_playwright
+
+    photo = ROOT / "facevae/data/london_set/images/neutral/020.jpg"
+    with running_server(docs_ckpt, tmp_path, f"photo={photo}") as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.wait_for_selector("#edited-face img", timeout=60_000)  # no upload: the photo was given
+            assert "reads this face as" in page.inner_text("#status")
+            before = page.get_attribute("#edited-face img", "src")
+            track = page.locator("#slider-happiness input[type=range]").bounding_box()
+            page.mouse.click(track["x"] + 0.8 * track["width"], track["y"] + track["height"] / 2)
+            page.wait_for_function("s => { const i = document.querySelector('#edited-face img');"
+                                   " return i && i.src !== s; }", arg=before, timeout=60_000)
+            assert "happiness +1." in page.inner_text("#status")
+            shot = tmp_path / "serve_page.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
     test_edit.to_docs(shot, "serve_page.png")

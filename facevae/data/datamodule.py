@@ -39,20 +39,25 @@ class FaceDataset(Dataset):
         return self.images[i], self.labels[i], self.subjects[i], self.indices[i]
 
 
-def augment_batch(images: torch.Tensor, hflip: float, shift: float, rotate: float, zoom: float) -> torch.Tensor:
+def augment_batch(images: torch.Tensor, hflip: float, shift: float, rotate: float, zoom: float,
+                  groups: torch.Tensor | None = None) -> torch.Tensor:
     """Online augmentation on the batch's device: random flips, then one random affine per image.
 
     shift is a fraction of the image side, rotate in degrees, zoom a relative scale change; each is
     the half-width of a uniform range. Done on whole batches because per-image CPU transforms would
-    cost more than the training step of the fast models.
+    cost more than the training step of the fast models. `groups` (one id per image, e.g. the subject)
+    gives every image of a group the same flip and affine: data.partners pairs stay pixel-aligned.
     """
     n = images.shape[0]
+    # one draw per group, indexed by each image's group (without groups every image is its own group)
+    idx = torch.arange(n, device=images.device) if groups is None else torch.unique(groups, return_inverse=True)[1]
+    m = int(idx.max()) + 1 if n else 0
     if hflip > 0:
-        flip = torch.rand(n, device=images.device) < hflip
+        flip = (torch.rand(m, device=images.device) < hflip)[idx]
         images = torch.where(flip[:, None, None, None], images.flip(-1), images)
     if shift == 0 and rotate == 0 and zoom == 0:
         return images
-    u = lambda: torch.rand(n, device=images.device) * 2 - 1  # noqa: E731  uniform in [-1, 1]
+    u = lambda: (torch.rand(m, device=images.device) * 2 - 1)[idx]  # noqa: E731  uniform in [-1, 1]
     angle = torch.deg2rad(u() * rotate)
     scale = 1 + u() * zoom
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
@@ -76,6 +81,28 @@ class EpochShuffle(RandomSampler):
 
     def set_epoch(self, epoch: int) -> None:
         self.generator.manual_seed(self.seed + epoch)
+
+
+class PairedShuffle(EpochShuffle):
+    """data.partners (issue 14): every image of the epoch's random order is followed by a random partner, an
+    image of the same subject with another label (a neutral frame for an apex, an apex for a neutral frame),
+    so a batch holds the pairs the Fader's XL term learns from. An epoch is twice as long; images without a
+    partner come alone."""
+
+    def __init__(self, dataset, seed: int):
+        super().__init__(dataset, seed)
+        subjects, labels = dataset.subjects.numpy(), dataset.labels.numpy()
+        self.partners = [np.flatnonzero((subjects == s) & (labels != y)) for s, y in zip(subjects, labels)]
+
+    def __len__(self) -> int:
+        return sum(1 + (len(p) > 0) for p in self.partners)
+
+    def __iter__(self):
+        for i in super().__iter__():
+            yield i
+            if len(self.partners[i]):
+                pick = torch.randint(len(self.partners[i]), (1,), generator=self.generator).item()
+                yield int(self.partners[i][pick])
 
 
 def loader_generator() -> torch.Generator:
@@ -121,6 +148,7 @@ class FaceDataModule(pl.LightningDataModule):
         balance_seed: int = 0,
         dlib_detector: str = "hog",
         align_eyes: list | None = None,
+        partners: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -162,7 +190,7 @@ class FaceDataModule(pl.LightningDataModule):
         images = images.float().div_(255.0)
         if self.trainer is not None and self.trainer.training:
             images = augment_batch(images, self.hparams.hflip, self.hparams.shift, self.hparams.rotate,
-                                   self.hparams.zoom)
+                                   self.hparams.zoom, groups=subjects if self.hparams.partners else None)
         return images, labels, subjects, index
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -185,7 +213,8 @@ class FaceDataModule(pl.LightningDataModule):
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
-            sampler=EpochShuffle(dataset, run_seed()) if shuffle else None,
+            sampler=(PairedShuffle if split == "train" and self.hparams.partners else EpochShuffle)(
+                dataset, run_seed()) if shuffle else None,
             num_workers=self.hparams.num_workers,
             drop_last=False,
             generator=loader_generator(),

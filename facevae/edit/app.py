@@ -68,8 +68,8 @@ def _show(face: np.ndarray) -> np.ndarray:
 
 
 def build_app(editor: Editor, slider_min: float = -1.0, slider_max: float = 2.0, step: float = 0.05,
-              max_side: int = 1024, checkpoint: str = ""):
-    """The gr.Blocks page for `editor` (not launched)."""
+              max_side: int = 1024, checkpoint: str = "", photo: str | None = None):
+    """The gr.Blocks page for `editor` (not launched); `photo` (a path) is on the page when it opens."""
     gr = _gradio()
     classes = editor.classes
 
@@ -108,8 +108,8 @@ def build_app(editor: Editor, slider_min: float = -1.0, slider_max: float = 2.0,
         face_state = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1):
-                photo = gr.Image(label="photo", type="filepath", image_mode=None, sources=["upload"],
-                                 elem_id="photo", height=360)
+                photo_in = gr.Image(value=photo, label="photo", type="filepath", image_mode=None,
+                                    sources=["upload"], elem_id="photo", height=360)
             with gr.Column(scale=1):
                 sliders = [gr.Slider(slider_min, slider_max, value=0.0, step=step, label=c, elem_id=f"slider-{c}")
                            for c in classes]
@@ -124,8 +124,10 @@ def build_app(editor: Editor, slider_min: float = -1.0, slider_max: float = 2.0,
             judge = gr.Label(label="judge (FER2013) on the edited face", num_top_classes=len(classes),
                              elem_id="judge")
         outputs = [face_out, pasted, judge, status]
-        photo.upload(prepare, [photo, *sliders], [face_state, *outputs])
-        photo.clear(lambda: (None, None, None, None, "Upload a photo with a face."), None, [face_state, *outputs])
+        photo_in.upload(prepare, [photo_in, *sliders], [face_state, *outputs])
+        if photo is not None:  # the page opens with this face found and cropped, ready for the sliders
+            page.load(prepare, [photo_in, *sliders], [face_state, *outputs])
+        photo_in.clear(lambda: (None, None, None, None, "Upload a photo with a face."), None, [face_state, *outputs])
         for slider in sliders:
             # always_last: while one render runs, only the latest slider position is rendered next
             slider.change(render, [face_state, *sliders], outputs, trigger_mode="always_last",
@@ -138,6 +140,9 @@ def serve(cfg) -> None:
     """Build the Editor from cfg.ckpt_path and serve the page on cfg.host:cfg.port until interrupted."""
     from ..config import ConfigError
 
+    photo = cfg.get("photo")
+    if photo is not None and not Path(str(photo)).is_file():
+        raise ConfigError(f"photo={photo}: no such file; pass photo=<path to an image> or leave it out")
     gr = _gradio()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes of the page, not news
     try:
@@ -151,7 +156,7 @@ def serve(cfg) -> None:
     shown = Path(str(cfg.ckpt_path))
     shown = Path(*shown.parts[-3:]) if len(shown.parts) > 3 else shown  # <run>/checkpoints/<file>: enough to tell
     page = build_app(editor, float(cfg.slider_min), float(cfg.slider_max), float(cfg.step), int(cfg.max_side),
-                     str(shown))
+                     str(shown), None if photo is None else str(photo))
     print(f"model: {editor.name} ({', '.join(editor.classes)}); judge: {editor.judge_note}")
     try:
         page.queue(default_concurrency_limit=1).launch(

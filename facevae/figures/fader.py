@@ -13,13 +13,15 @@ from .style import class_colors, image_grid, save
 
 @torch.no_grad()
 def encode_split(model, loader) -> dict[str, np.ndarray]:
-    """Images, labels, subjects and latent codes z of every sample in `loader`."""
+    """Images, labels, subjects, latent codes z and their vector part (`codes`, what Fig. 7 plots) of every sample."""
     model.eval()
-    out: dict[str, list] = {"images": [], "labels": [], "subjects": [], "z": []}
+    out: dict[str, list] = {"images": [], "labels": [], "subjects": [], "z": [], "codes": []}
     for images, labels, subjects, _ in loader:
         x = images.to(model.device).float() / 255.0
         out["images"].append(x[:, 0].cpu())
-        out["z"].append(model.encode(x).float().cpu())
+        z = model.encode(x).float().cpu()
+        out["z"].append(z)
+        out["codes"].append(z[:, : getattr(model, "vector_dims", z.shape[1])])  # not a style map's positions
         out["labels"].append(labels)
         out["subjects"].append(subjects)
     return {k: torch.cat(v).numpy() for k, v in out.items()}
@@ -40,7 +42,7 @@ def neutral_faces(enc: dict[str, np.ndarray], classes: list[str], n: int) -> np.
 
 def fig7_latent_distributions(enc: dict[str, np.ndarray], classes: list[str], path: Path) -> Path:
     """Fig. 7: per emotion, the distribution of every latent variable over that emotion's test images."""
-    z, n_latent = enc["z"], enc["z"].shape[1]
+    z, n_latent = enc["codes"], enc["codes"].shape[1]
     names = latent_names(classes, n_latent)
     colors = class_colors(len(classes)) + ["#999999"] * (n_latent - len(classes))
     cols = min(4, len(classes))

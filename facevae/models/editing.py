@@ -4,6 +4,8 @@
   epoch. An edit moves the emotion axes to the target's *observed* code: the β-VAE's CL puts a class at
   about +2.5 on its own axis and -0.4 on the others (measured), so its label vector (1 on the axis, §2.4)
   lands half-way and decodes an undecided face.
+- `edit_mode=mask` (the Fader): the decoder also draws an attention mask A, and the edit is A·D(z') + (1 − A)·x,
+  GANimation's composition, trained on pairs of one person by the Fader's XL term.
 - `edit_mode=residual`: the edit is x + D(z') - D(z), the input plus only what the decoder changes when the
   emotion changes (the spirit of GANimation's attention mask, without training one): the person's own
   detail survives any decoder blur, and strength 0 returns the input exactly. `decode`: D(z') itself.
@@ -19,9 +21,9 @@ EDIT_MODES = ("residual", "decode")
 class ClassCodes:
     """Mixin for a LightningModule: running per-class mean codes, and the residual composition of edits."""
 
-    def init_class_codes(self, n_classes: int, dims: int, edit_mode: str) -> None:
-        if edit_mode not in EDIT_MODES:
-            raise ValueError(f"model.edit_mode={edit_mode!r}: use one of {list(EDIT_MODES)}")
+    def init_class_codes(self, n_classes: int, dims: int, edit_mode: str, modes: tuple[str, ...] = EDIT_MODES) -> None:
+        if edit_mode not in modes:
+            raise ValueError(f"model.edit_mode={edit_mode!r}: use one of {list(modes)}")
         self.edit_mode = edit_mode
         self.register_buffer("class_codes", torch.zeros(n_classes, dims))
         self.register_buffer("_code_sum", torch.zeros(n_classes, dims), persistent=False)

@@ -12,6 +12,7 @@ from torch import nn
 from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 
 from .arch import build_network
+from .backbone import build_decoder, build_encoder, map_decoder_input, split_encoder_keys
 from .base import FaceModule, adam
 from .editing import ClassCodes
 
@@ -28,6 +29,10 @@ class FaderLoss:
     mc: float = 1.0  # weight of the multiclass term P_MC on the first K latent dimensions
     adv: float = 0.1  # λ of AL (§2.3: 0.1); 0 = the discriminator trains but the encoder ignores it
     mode: str = "paper"  # paper: binary Emotion-vs-NoEmotion adversary | lample: K-way adversary (Lample et al. 2017)
+    # XL (not in the paper, issue 14): a training face's code decoded with its partner's emotion must draw the
+    # partner (same person, other label; data.partners=true puts one in the batch): the decoder has to draw
+    # the emotion from y, and the code keeps the person without the expression. 0 = off (the paper).
+    xl: float = 0.0
     lambda_max: float = 1e-4  # mode=lample: λ ramps linearly from 0 to this ...
     ramp_steps: int = 500000  # ... over this many training batches
 
@@ -54,6 +59,17 @@ def p_bc(logit: torch.Tensor, is_emotion: torch.Tensor) -> torch.Tensor:
 def adversarial_term(logit: torch.Tensor, is_emotion: torch.Tensor) -> torch.Tensor:
     """−log(1 − P_BC) of AL (§2.3), P_BC read as D's probability of the true label: BCE toward the flipped label."""
     return F.binary_cross_entropy_with_logits(logit, 1.0 - is_emotion.float(), reduction="none")
+
+
+def cross_reconstruction(x_hat_partner: torch.Tensor, partner: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """XL (issue 14, beyond §2.3): (θ(z_i, y_j)_dec − x_j)² for x_j the same person as x_i with another emotion."""
+    return l2_reconstruction(x_hat_partner, partner, reduction)
+
+
+def partner_index(y: torch.Tensor, subjects: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each sample the first other sample of the batch with its subject and another label, and whether one exists."""
+    mask = (subjects[:, None] == subjects[None]) & (y[:, None] != y[None])
+    return mask.float().argmax(1), mask.any(1)
 
 
 def lample_dis_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -85,7 +101,7 @@ class Fader(ClassCodes, FaceModule):
     """
 
     ddp_find_unused_parameters = True  # each of the two optimizer steps leaves the other part unused
-    loss_terms = ("l2", "p_mc", "p_bc", "adv", "al")
+    loss_terms = ("l2", "p_mc", "p_bc", "adv", "al", "xl")
     loss_schema = FaderLoss
 
     def __init__(
@@ -95,6 +111,7 @@ class Fader(ClassCodes, FaceModule):
         loss: dict,
         image_size: int = 128,
         style_dims: int = 0,
+        style_map: int = 0,
         edit_mode: str = "decode",
         edit_axes: bool = False,
         lr: float = 1e-3,
@@ -115,21 +132,22 @@ class Fader(ClassCodes, FaceModule):
         self.w_l2, self.w_mc, self.w_adv = float(opts["l2"]), float(opts["mc"]), float(opts["adv"])
         self.l2_reduction = str(opts["l2_reduction"])
         self.lambda_max, self.ramp_steps = float(opts["lambda_max"]), int(opts["ramp_steps"])
-        self.latent_dims = self.n_classes + style_dims
+        self.w_xl = float(opts["xl"])
+        self.vector_dims = self.n_classes + style_dims
         self.image_shape = (1, image_size, image_size)
-        self.encoder, h_shape = build_network(arch["encoder"], self.image_shape, arch["pool_stride"])
-        if len(h_shape) != 1:
-            raise ValueError(f"arch.encoder={arch['encoder']!r} must end in a dense layer (F<l>)")
-        self.to_z = nn.Linear(h_shape[0], self.latent_dims)
-        self.decoder, out_shape = build_network(
-            arch["decoder"], (self.latent_dims + self.n_classes,), arch["pool_stride"], out_activation=False,
-            image_size=image_size,
-        )
-        if math.prod(out_shape) != math.prod(self.image_shape):
-            raise ValueError(f"arch.decoder={arch['decoder']!r} outputs {out_shape}, expected {self.image_shape}")
-        # The paper gives no discriminator layers: arch.discriminator plus one output unit (K for lample).
+        # style_map=S: z also holds an S-channel map beside the vector (issue 14; facevae.models.backbone)
+        self.encoder, self.style_head, h_shape, self.map_shape = build_encoder(
+            arch["encoder"], self.image_shape, arch["pool_stride"], style_map, stochastic=False)
+        self.latent_dims = self.vector_dims + math.prod(self.map_shape)
+        self.to_z = nn.Linear(h_shape[0], self.vector_dims)
+        # The decoder reads (z, onehot(y)): the vector part and y, tiled over the style map when there is one.
+        # edit_mode=mask: a second output map is the attention mask A of the edit's composition (editing.py)
+        self.decoder = build_decoder(arch, self.vector_dims + self.n_classes, self.map_shape, self.image_shape,
+                                     out_channels=2 if edit_mode == "mask" else 1)
+        # The paper gives no discriminator layers: arch.discriminator plus one output unit (K for lample). It reads
+        # the vector part of z (§2.3's z); a style map is kept free of the emotion by XL, not by D.
         n_out = 1 if self.mode == "paper" else self.n_classes
-        self.discriminator, _ = build_network(f"{arch['discriminator']}-D{n_out}", (self.latent_dims,))
+        self.discriminator, _ = build_network(f"{arch['discriminator']}-D{n_out}", (self.vector_dims,))
         self.val_acc, self.test_acc = (MulticlassAccuracy(self.n_classes, average="micro") for _ in range(2))
         if self.mode == "paper":
             self.val_disc_acc, self.test_disc_acc = BinaryAccuracy(), BinaryAccuracy()
@@ -137,25 +155,49 @@ class Fader(ClassCodes, FaceModule):
             self.val_disc_acc, self.test_disc_acc = (MulticlassAccuracy(self.n_classes, average="micro")
                                                      for _ in range(2))
         self.edit_axes = bool(edit_axes)
-        self.init_class_codes(self.n_classes, self.n_classes, edit_mode)
+        self.init_class_codes(self.n_classes, self.n_classes, edit_mode, ("residual", "decode", "mask"))
 
     # -- the model ---------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """z = θ(x)_enc (§2.3)."""
-        return self.to_z(self.encoder(x))
+        """z = θ(x)_enc (§2.3), flat: the vector part (emotion dims, style dims), then the style map if any."""
+        trunk = self.encoder[0](x)
+        z = self.to_z(self.encoder[1](trunk))
+        if self.style_head is not None:
+            z = torch.cat([z, self.style_head(trunk).flatten(1)], 1)
+        return z
+
+    def decode_parts(self, z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The face drawn from (z, y) in [0, 1], y the emotion index or a (soft) one-hot row (§2.3), and under
+        edit_mode=mask the attention mask A in [0, 1] (None otherwise)."""
+        onehot = F.one_hot(y, self.n_classes) if y.ndim == 1 else y
+        h = torch.cat([z[:, : self.vector_dims], onehot.to(z.dtype)], dim=1)
+        if self.style_head is not None:
+            h = map_decoder_input(h, z[:, self.vector_dims:].view(len(z), *self.map_shape))
+        out = torch.sigmoid(self.decoder(h).view(z.shape[0], -1, *self.image_shape[1:]))
+        return (out[:, :1], out[:, 1:]) if self.edit_mode == "mask" else (out, None)
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] reconstructed from (z, y), y the emotion index or a (soft) one-hot row (§2.3)."""
-        onehot = F.one_hot(y, self.n_classes) if y.ndim == 1 else y
-        h = torch.cat([z, onehot.to(z.dtype)], dim=1)
-        return torch.sigmoid(self.decoder(h).view(z.shape[0], *self.image_shape))
+        return self.decode_parts(z, y)[0]
+
+    def paint(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """edit_mode=mask: A·θ(z, y)_dec + (1 − A)·x, the drawn face only where the mask says (GANimation)."""
+        face, mask = self.decode_parts(z, y)
+        return mask * face + (1 - mask) * x
+
+    def summary_codes(self, z: torch.Tensor) -> torch.Tensor:
+        """The latent as evaluation reads it: the vector part, and the style map averaged over its positions."""
+        if self.style_head is None:
+            return z
+        style = z[:, self.vector_dims:].view(len(z), *self.map_shape).mean((2, 3))
+        return torch.cat([z[:, : self.vector_dims], style], 1)
 
     # -- evaluation --------------------------------------------------------------------------------
     can_edit = True
 
     def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.encode(x)
-        return {"codes": z, "recon": self.decode(z, y), "pred": self.predict_from_latent(z),
+        return {"codes": self.summary_codes(z), "recon": self.decode(z, y), "pred": self.predict_from_latent(z),
                 "axes": z[:, : self.n_classes]}
 
     def mix(self, x: torch.Tensor, weights: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
@@ -172,6 +214,8 @@ class Fader(ClassCodes, FaceModule):
         if self.edit_axes and self.has_class_codes():
             moved = z.clone()
             moved[:, : self.n_classes] = z[:, : self.n_classes] * (1 - total) + weights @ self.class_codes.to(z)
+        if self.edit_mode == "mask":
+            return self.paint(x.expand(len(weights), -1, -1, -1) if len(x) == 1 else x, moved, src * (1 - total) + weights)
         edited = self.decode(moved, src * (1 - total) + weights)
         return self.compose(x, edited, self.decode(z, src)) if self.edit_mode == "residual" else edited
 
@@ -214,11 +258,13 @@ class Fader(ClassCodes, FaceModule):
         return self.lambda_max * min(1.0, batches / max(1, self.ramp_steps))
 
     # -- losses ------------------------------------------------------------------------------------
-    def losses(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Batch means of L2, P_MC, P_BC, the adversarial term, AL = L2 + λ·adv, and loss = AL + mc·P_MC."""
+    def losses(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor | None = None,
+               subjects: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Batch means of L2, P_MC, P_BC, the adversarial term, AL = L2 + λ·adv, XL over the batch's partner
+        pairs (0 without `subjects` or pairs), and loss = AL + mc·P_MC + xl·XL."""
         z = self.encode(x) if z is None else z
-        x_hat = self.decode(z, y)
-        d = self.discriminator(z)
+        x_hat, mask = self.decode_parts(z, y)
+        d = self.discriminator(z[:, : self.vector_dims])
         adv = (adversarial_term(d[:, 0], self.dis_target(y)) if self.mode == "paper"
                else lample_adversarial_term(d, y, self.n_classes))
         terms = {
@@ -229,7 +275,19 @@ class Fader(ClassCodes, FaceModule):
         }
         lam = self.adv_weight()
         terms["al"] = self.w_l2 * terms["l2"] + lam * terms["adv"]
-        terms["loss"] = terms["al"] + self.w_mc * terms["p_mc"]
+        terms["xl"] = torch.zeros((), device=x.device)
+        if self.w_xl > 0 and subjects is not None:
+            j, has = partner_index(y, subjects)
+            if has.any():
+                if self.edit_mode == "mask":  # the edit itself: x_i painted with y_j must be x_j ...
+                    crossed = self.paint(x[has], z[has], y[j[has]])
+                else:
+                    crossed = self.decode(z[has], y[j[has]])
+                terms["xl"] = cross_reconstruction(crossed, x[j[has]], self.l2_reduction).mean()
+            if self.edit_mode == "mask":  # ... and painted with its own emotion, x_i itself (strength 0)
+                painted = mask * x_hat + (1 - mask) * x
+                terms["xl"] = terms["xl"] + cross_reconstruction(painted, x, self.l2_reduction).mean()
+        terms["loss"] = terms["al"] + self.w_mc * terms["p_mc"] + self.w_xl * terms["xl"]
         terms["z"], terms["x_hat"], terms["d"] = z, x_hat, d
         return terms
 
@@ -240,14 +298,14 @@ class Fader(ClassCodes, FaceModule):
         opt.step()
 
     def training_step(self, batch, batch_idx):
-        x, y, _, _ = batch
+        x, y, subjects, _ = batch
         opt_ae, opt_dis = self.optimizers()
         z = self.encode(x)
         # 1) the discriminator learns to read the attribute from a fixed z
-        dis_loss = self.dis_loss(self.discriminator(z.detach()), y)
+        dis_loss = self.dis_loss(self.discriminator(z[:, : self.vector_dims].detach()), y)
         self._step(opt_dis, dis_loss)
         # 2) the autoencoder: reconstruct, tie z[:K] to the emotions, fool the (just updated) discriminator
-        out = self.losses(x, y, z)
+        out = self.losses(x, y, z, subjects)
         self._step(opt_ae, out["loss"])
         self.track_codes(z[:, : self.n_classes], y)
         logs = {f"train/{k}": out[k] for k in self.loss_terms}
@@ -274,10 +332,15 @@ class Fader(ClassCodes, FaceModule):
 
     def configure_optimizers(self):
         ae = [*self.encoder.parameters(), *self.to_z.parameters(), *self.decoder.parameters()]
+        if self.style_head is not None:
+            ae += list(self.style_head.parameters())
         # Not fused: the Fader clips gradients (_step), which Lightning forbids for fused optimizers under
         # trainer.precision=bf16-mixed / 16-mixed.
         return (adam(ae, lr=self.hparams.lr, fused=False),
                 adam(self.discriminator.parameters(), lr=self.hparams.dis_lr, fused=False))
+
+    def load_state_dict(self, state_dict, strict: bool = True, **kwargs):
+        return super().load_state_dict(split_encoder_keys(state_dict, len(self.encoder[0])), strict=strict, **kwargs)
 
     def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
         """Figs. 7 and 8 of §3.3 and an attribute-swap grid."""

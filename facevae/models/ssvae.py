@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from .arch import build_network
+from .backbone import build_decoder, build_encoder, map_decoder_input, split_encoder_keys
 from .base import FaceModule
 from .editing import ClassCodes
 from .losses import classification_loss, latent_loss, reconstruction_loss
@@ -27,26 +27,6 @@ class SSVAELoss:
     beta: float = 2.0
     gamma: float = 10.0
     rl_reduction: str = "mean"  # RL over pixels: mean (Keras, the paper's framework) or sum (textbook ELBO)
-
-
-def build_encoder(spec: str, in_shape: tuple[int, ...], pool_stride: int, style_map: int):
-    """The encoder as (trunk, dense head) + the style-map head: the trunk is the conv layers of `spec`, the
-    head the rest (it must end in a dense layer). With style_map=S, a 1x1 conv on the trunk's last map gives
-    μ and log σ² of an S-channel style map (issue 14: a face's detail does not fit in a vector)."""
-    tokens = spec.replace(" ", "").split("-")
-    cut = next((i for i, t in enumerate(tokens) if not t.startswith("C")), len(tokens))
-    trunk, trunk_shape = build_network("-".join(tokens[:cut]), in_shape, pool_stride)
-    head, h_shape = build_network("-".join(tokens[cut:]), trunk_shape, pool_stride)
-    if len(h_shape) != 1 or cut == len(tokens):
-        raise ValueError(f"arch.encoder={spec!r} must end in a dense layer (F<l>)")
-    if not style_map:
-        return nn.Sequential(trunk, head), None, h_shape, (0,)
-    if len(trunk_shape) != 3:
-        raise ValueError(f"model.style_map={style_map} needs conv layers (C<k>) at the start of arch.encoder={spec!r}")
-    style_head = nn.Conv2d(trunk_shape[0], 2 * style_map, 1)
-    # The posterior starts narrow (σ = e^-2): at σ = 1 the decoder's input is mostly noise for hundreds of steps.
-    nn.init.constant_(style_head.bias[style_map:], -4.0)
-    return nn.Sequential(trunk, head), style_head, h_shape, (style_map, *trunk_shape[1:])
 
 
 class SSVAE(ClassCodes, FaceModule):
@@ -93,16 +73,7 @@ class SSVAE(ClassCodes, FaceModule):
         self.to_mu = nn.Linear(h_shape[0], self.vector_dims)
         self.to_logvar = nn.Linear(h_shape[0], self.vector_dims)
         # With a style map the decoder starts from it (arch.map_decoder), the vector part given to every position.
-        key = "map_decoder" if style_map else "decoder"
-        if not arch.get(key):
-            raise ValueError(f"model.style_map={style_map} needs arch.map_decoder (arch={arch.get('name')} has none): "
-                             "use model.style_map=0 for the paper's vector latent, or set arch.map_decoder")
-        dec_in = (self.vector_dims + style_map, *self.map_shape[1:]) if style_map else (self.vector_dims,)
-        self.decoder, out_shape = build_network(
-            arch[key], dec_in, arch["pool_stride"], out_activation=False, image_size=image_size
-        )
-        if math.prod(out_shape) != math.prod(self.image_shape):
-            raise ValueError(f"arch.{key}={arch[key]!r} outputs {out_shape} from {dec_in}, expected {self.image_shape}")
+        self.decoder = build_decoder(arch, self.vector_dims, self.map_shape, self.image_shape)
         self.alpha, self.beta, self.gamma = float(loss["alpha"]), float(loss["beta"]), float(loss["gamma"])
         self.rl_reduction = loss.get("rl_reduction", "mean")
         self.val_acc = MulticlassAccuracy(len(classes), average="micro")
@@ -123,8 +94,7 @@ class SSVAE(ClassCodes, FaceModule):
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         if self.style_head is not None:
             # The vector part (emotion axes first) is given to every position of the style map.
-            vec, style = z[:, : self.vector_dims], z[:, self.vector_dims:].view(len(z), *self.map_shape)
-            z = torch.cat([style, vec[:, :, None, None].expand(-1, -1, *self.map_shape[1:])], 1)
+            z = map_decoder_input(z[:, : self.vector_dims], z[:, self.vector_dims:].view(len(z), *self.map_shape))
         return self.decoder(z).view(z.shape[0], *self.image_shape)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -249,20 +219,8 @@ class SSVAE(ClassCodes, FaceModule):
     def test_step(self, batch, batch_idx):
         self._evaluate(batch, "test", self.test_acc)
 
-
     def load_state_dict(self, state_dict, strict: bool = True, **kwargs):
-        # Checkpoints from before the encoder was split into trunk and head (issue 14) hold encoder.<i>.<param>
-        # of one Sequential: its first len(trunk) modules are the trunk (encoder.0), the rest the head (encoder.1).
-        n_trunk = len(self.encoder[0])
-
-        def new_key(k: str) -> str:
-            parts = k.split(".")
-            if len(parts) != 3 or parts[0] != "encoder":
-                return k
-            i = int(parts[1])
-            return f"encoder.0.{i}.{parts[2]}" if i < n_trunk else f"encoder.1.{i - n_trunk}.{parts[2]}"
-
-        return super().load_state_dict({new_key(k): v for k, v in state_dict.items()}, strict=strict, **kwargs)
+        return super().load_state_dict(split_encoder_keys(state_dict, len(self.encoder[0])), strict=strict, **kwargs)
 
     def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
         """Figs. 9, 10 and 11 of §3.4."""

@@ -1,0 +1,43 @@
+"""`make demo` (issue 14): the photo it opens the page with is a London test person of the editor's split, the
+experiment composes and validates, and serve.py refuses a missing photo with one line."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from facevae.config import validate
+from facevae.run import build_datamodule
+
+from .conftest import ROOT, compose_config
+
+
+def make_var(name: str) -> str:
+    return re.search(rf"^{name}\s*\?=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M)[1]
+
+
+def test_demo_photo_is_a_test_person_the_london_editor_never_trained_on(tmp_path):
+    cfg = compose_config(["experiment=london_editor"], tmp_path, tmp_path)
+    validate(cfg)
+    assert cfg.model.edit_mode == "mask" and cfg.data.partners and cfg.loss.xl > 0
+    dm = build_datamodule(cfg)
+    dm.prepare_data()
+    dm.setup("fit")
+    photo = ROOT / make_var("DEMO_PHOTO")
+    assert photo.is_file()
+    names = dm.data.subject_names
+    split_of = {names[s]: k for k, idx in dm.splits.items() for s in dm.data.subjects[idx]}
+    assert split_of[photo.stem] == "test"
+
+
+def test_serve_refuses_a_missing_photo_in_one_line(tmp_path):
+    ckpt = tmp_path / "none.ckpt"
+    ckpt.write_bytes(b"")
+    out = subprocess.run([sys.executable, str(ROOT / "serve.py"), f"ckpt_path={ckpt}",
+                          f"photo={tmp_path / 'missing.jpg'}", f"hydra.run.dir={tmp_path}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    assert re.search(r"photo=\S*missing\.jpg: no such file", out.stderr + out.stdout)

@@ -1,0 +1,159 @@
+"""The Fader's style map and cross-reconstruction (issue 14): shapes, XL by hand, the paired sampler, aligned
+augmentation of pairs, the config check that ties them, and checkpoints from before the encoder split."""
+
+import numpy as np
+import pytest
+import torch
+
+from facevae.config import ConfigError, validate
+from facevae.data.cache import PreparedData
+from facevae.data.datamodule import FaceDataset, PairedShuffle, augment_batch
+from facevae.models.fader import Fader, l2_reconstruction, partner_index
+
+from .conftest import compose_config
+
+CLASSES = ["neutral", "happiness"]
+ARCH = {"pool_stride": 2, "encoder": "C8-C32-C64-F256-F100", "decoder": "F8192-TC18,3,2-TC12,3,2-TC6,3,2-TC1,3,1",
+        "map_decoder": "TC32,4,2-TC16,4,2-TC8,4,2-UC1,3,1", "discriminator": "F256-F256"}
+LOSS = {"name": "fader", "l2_reduction": "sum", "xl": 1.0}
+
+
+def make(**kw):
+    torch.manual_seed(0)
+    return Fader(CLASSES, ARCH, LOSS, **{"style_map": 4, **kw})
+
+
+def test_style_map_latent_shapes_and_what_the_discriminator_reads():
+    model = make(style_dims=3).eval()
+    x = torch.rand(5, 1, 128, 128)
+    z = model.encode(x)
+    assert model.vector_dims == 2 + 3 and model.map_shape == (4, 16, 16)
+    assert z.shape == (5, 5 + 4 * 16 * 16) and model.latent_dims == z.shape[1]
+    assert model.decode(z, torch.zeros(5, dtype=torch.long)).shape == (5, 1, 128, 128)
+    assert model.summary_codes(z).shape == (5, 5 + 4)
+    assert model.discriminator[0].in_features == model.vector_dims  # D sees §2.3's z, not the map
+    # the map reaches the decoder: changing only the map changes the image
+    z2 = z.clone()
+    z2[:, model.vector_dims:] += 1.0
+    y = torch.ones(5, dtype=torch.long)
+    assert (model.decode(z2, y) - model.decode(z, y)).abs().mean() > 1e-4
+
+
+def test_partner_index_finds_same_subject_other_label():
+    y = torch.tensor([0, 1, 0, 1, 0])
+    subjects = torch.tensor([7, 7, 8, 9, 9])
+    j, has = partner_index(y, subjects)
+    assert has.tolist() == [True, True, False, True, True]
+    assert j[has].tolist() == [1, 0, 4, 3]
+
+
+def test_xl_is_the_partners_cross_reconstruction():
+    model = make().eval()
+    x = torch.rand(4, 1, 128, 128)
+    y, subjects = torch.tensor([0, 1, 0, 0]), torch.tensor([3, 3, 5, 5])  # one pair; subject 5 has no partner
+    out = model.losses(x, y, subjects=subjects)
+    z = model.encode(x)
+    crossed = model.decode(z[:2], torch.tensor([1, 0]))  # subject 3's codes with each other's emotion
+    assert out["xl"].item() == pytest.approx(l2_reconstruction(crossed, x[[1, 0]], "sum").mean().item(), rel=1e-5)
+    assert out["loss"].item() == pytest.approx((out["al"] + out["p_mc"] + out["xl"]).item(), rel=1e-5)
+    assert model.losses(x, y)["xl"].item() == 0.0  # no subjects: no pairs
+
+
+def dataset(subjects, labels) -> FaceDataset:
+    n = len(labels)
+    data = PreparedData(images=np.zeros((n, 4, 4), np.uint8), labels=np.asarray(labels, np.int64),
+                        subjects=np.asarray(subjects, np.int64), sequences=np.array(["s"] * n),
+                        frames=np.zeros(n, np.int64), factors=np.zeros((n, 0), np.float32), manifest={})
+    return FaceDataset(data, np.arange(n))
+
+
+def test_paired_shuffle_follows_each_image_with_a_partner_and_repeats_per_epoch():
+    ds = dataset([0, 0, 0, 1, 1, 2], [0, 1, 2, 0, 1, 0])  # subject 2 has no partner
+    sampler = PairedShuffle(ds, seed=3)
+    order = list(sampler)
+    assert len(order) == len(sampler) == 5 * 2 + 1
+    pos = 0
+    while pos < len(order):
+        i = order[pos]
+        if i == 5:  # alone
+            pos += 1
+            continue
+        j = order[pos + 1]
+        assert ds.subjects[i] == ds.subjects[j] and ds.labels[i] != ds.labels[j]
+        pos += 2
+    assert sorted(set(order)) == list(range(6))
+    sampler.set_epoch(1)
+    first = list(sampler)
+    sampler.set_epoch(1)
+    assert list(sampler) == first  # (seed, epoch) alone decide the order
+    sampler.set_epoch(2)
+    assert list(sampler) != first
+
+
+def test_grouped_augmentation_moves_a_pair_together():
+    torch.manual_seed(0)
+    face = torch.rand(1, 1, 32, 32)
+    x = face.repeat(6, 1, 1, 1)
+    groups = torch.tensor([4, 4, 9, 9, 2, 2])
+    out = augment_batch(x, 0.5, 0.1, 10.0, 0.1, groups=groups)
+    for a in (0, 2, 4):
+        assert torch.equal(out[a], out[a + 1])  # one draw per group
+    assert not torch.equal(out[0], out[2]) or not torch.equal(out[2], out[4])
+    ungrouped = augment_batch(x, 0.5, 0.1, 10.0, 0.1)
+    assert not torch.equal(ungrouped[0], ungrouped[1])
+
+
+def test_xl_needs_partners_in_the_config(tmp_path):
+    args = ["model=fader", "model.style_map=8", "loss.xl=1", "loss.l2_reduction=sum"]
+    with pytest.raises(ConfigError, match=r"loss.xl.*data.partners=true"):
+        validate(compose_config(args, tmp_path, tmp_path))
+    validate(compose_config([*args, "data.partners=true"], tmp_path, tmp_path))
+
+
+def test_fader_checkpoint_from_before_the_trunk_split_loads():
+    """The Fader's encoder saved as one Sequential (encoder.<i>.weight) loads into trunk + head unchanged."""
+    model = make(style_map=0).eval()
+    flat = [m for part in model.encoder for m in part]
+    old = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")}
+    for i, m in enumerate(flat):
+        old.update({f"encoder.{i}.{n}": p for n, p in m.state_dict().items()})
+    again = make(style_map=0).eval()
+    torch.manual_seed(1)
+    for p in again.parameters():
+        p.data.normal_()
+    again.load_state_dict(old)
+    x = torch.rand(2, 1, 128, 128)
+    assert torch.equal(again.encode(x), model.encode(x))
+
+
+def test_mask_mode_paints_the_drawn_face_where_its_mask_says():
+    model = make(edit_mode="mask").eval()
+    x = torch.rand(4, 1, 128, 128)
+    z = model.encode(x)
+    y = torch.tensor([1, 1, 0, 0])
+    face, mask = model.decode_parts(z, y)
+    assert face.shape == mask.shape == (4, 1, 128, 128) and torch.equal(model.decode(z, y), face)
+    assert 0 <= mask.min() and mask.max() <= 1
+    assert torch.allclose(model.paint(x, z, y), mask * face + (1 - mask) * x)
+    # an edit is the painting: x's code with y moved to happiness, composed over x itself
+    edit = model.edit(x, target=1, strength=1.0)
+    assert torch.allclose(edit, model.paint(x, z, torch.ones(4, dtype=torch.long)), atol=1e-6)
+
+
+def test_mask_mode_xl_is_the_painted_partner_plus_the_painted_self():
+    model = make(edit_mode="mask").eval()
+    x = torch.rand(2, 1, 128, 128)
+    y, subjects = torch.tensor([0, 1]), torch.tensor([3, 3])
+    out = model.losses(x, y, subjects=subjects)
+    z = model.encode(x)
+    cross = l2_reconstruction(model.paint(x, z, torch.tensor([1, 0])), x[[1, 0]], "sum").mean()
+    self_ = l2_reconstruction(model.paint(x, z, y), x, "sum").mean()
+    assert out["xl"].item() == pytest.approx((cross + self_).item(), rel=1e-5)
+
+
+def test_mask_mode_needs_a_decoder_ending_in_one_map():
+    with pytest.raises(ValueError, match="must end in TC1,<n>,<s> or UC1,<n>,<s>"):
+        Fader(CLASSES, {**ARCH, "map_decoder": "TC32,4,2-TC16,4,2-TC8,4,2-F16384"}, LOSS, style_map=4,
+              edit_mode="mask")
+    with pytest.raises(ValueError, match="model.edit_mode='paint'"):
+        make(edit_mode="paint")
