@@ -140,12 +140,16 @@ def test_mask_mode_paints_the_drawn_face_where_its_mask_says():
     assert torch.allclose(edit, model.paint(x, z, torch.ones(4, dtype=torch.long)), atol=1e-6)
 
 
-def test_mask_mode_xl_is_the_painted_partner_plus_the_painted_self():
-    model = make(edit_mode="mask").eval()
+def one_pair_xl(edit_mode: str):
+    """A model in `edit_mode`, one pair (x_0 neutral, x_1 happy, one subject), its losses and codes."""
+    model = make(edit_mode=edit_mode).eval()
     x = torch.rand(2, 1, 128, 128)
     y, subjects = torch.tensor([0, 1]), torch.tensor([3, 3])
-    out = model.losses(x, y, subjects=subjects)
-    z = model.encode(x)
+    return model, x, y, model.losses(x, y, subjects=subjects), model.encode(x)
+
+
+def test_mask_mode_xl_is_the_painted_partner_plus_the_painted_self():
+    model, x, y, out, z = one_pair_xl("mask")
     cross = l2_reconstruction(model.paint(x, z, torch.tensor([1, 0])), x[[1, 0]], "sum").mean()
     self_ = l2_reconstruction(model.paint(x, z, y), x, "sum").mean()
     assert out["xl"].item() == pytest.approx((cross + self_).item(), rel=1e-5)
@@ -157,3 +161,11 @@ def test_mask_mode_needs_a_decoder_ending_in_one_map():
               edit_mode="mask")
     with pytest.raises(ValueError, match="model.edit_mode='paint'"):
         make(edit_mode="paint")
+
+
+def test_residual_mode_xl_trains_the_edit_itself():
+    """edit_mode=residual: XL is x_i plus the decoder's change from y_i to y_j, against the partner x_j."""
+    model, x, y, out, z = one_pair_xl("residual")
+    edit = x + model.decode(z, torch.tensor([1, 0])) - model.decode(z, y)
+    assert out["xl"].item() == pytest.approx(l2_reconstruction(edit, x[[1, 0]], "sum").mean().item(), rel=1e-5)
+

@@ -48,6 +48,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def move_happiness_slider(page) -> tuple[str, str]:
+    """Move the happiness slider the way a person does (a click on its track, right of the middle) and wait
+    for the edited face to change; its image source before and after."""
+    before = page.get_attribute("#edited-face img", "src")
+    track = page.locator("#slider-happiness input[type=range]").bounding_box()
+    page.mouse.click(track["x"] + 0.8 * track["width"], track["y"] + track["height"] / 2)
+    page.wait_for_function("s => { const i = document.querySelector('#edited-face img');"
+                           " return i && i.src !== s; }", arg=before, timeout=60_000)
+    return before, page.get_attribute("#edited-face img", "src")
+
+
 @contextlib.contextmanager
 def running_server(ckpt: Path, tmp_path: Path, *args: str):
     """serve.py on a free port with `args`; yields its URL and stops it afterwards."""
@@ -105,13 +116,7 @@ def test_upload_move_a_slider_and_the_face_changes(server, tmp_path):
             page.set_input_files("#photo input[type=file]", str(test_edit.ASTRONAUT))
             page.wait_for_selector("#edited-face img", timeout=60_000)
             assert "reads this face as" in page.inner_text("#status")
-            before = page.get_attribute("#edited-face img", "src")
-            # Move the happiness slider the way a person does: click on its track, right of the middle.
-            track = page.locator("#slider-happiness input[type=range]").bounding_box()
-            page.mouse.click(track["x"] + 0.8 * track["width"], track["y"] + track["height"] / 2)
-            page.wait_for_function("s => { const i = document.querySelector('#edited-face img');"
-                                   " return i && i.src !== s; }", arg=before, timeout=60_000)
-            after = page.get_attribute("#edited-face img", "src")
+            before, after = move_happiness_slider(page)
             assert float(page.input_value("#slider-happiness input[type=number]")) > 1
             assert "happiness +1." in page.inner_text("#status")
             old, new = fetch_image(before), fetch_image(after)
@@ -146,11 +151,7 @@ def test_page_opens_with_the_demo_photo_ready_for_the_sliders(docs_ckpt, tmp_pat
             page.goto(url)
             page.wait_for_selector("#edited-face img", timeout=60_000)  # no upload: the photo was given
             assert "reads this face as" in page.inner_text("#status")
-            before = page.get_attribute("#edited-face img", "src")
-            track = page.locator("#slider-happiness input[type=range]").bounding_box()
-            page.mouse.click(track["x"] + 0.8 * track["width"], track["y"] + track["height"] / 2)
-            page.wait_for_function("s => { const i = document.querySelector('#edited-face img');"
-                                   " return i && i.src !== s; }", arg=before, timeout=60_000)
+            move_happiness_slider(page)
             assert "happiness +1." in page.inner_text("#status")
             shot = tmp_path / "serve_page.png"
             page.screenshot(path=str(shot), full_page=True)

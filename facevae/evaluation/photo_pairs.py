@@ -6,7 +6,9 @@ Each test person's neutral photo is edited to happiness and compared with the sa
   input <-> real smile as the reference (two real photos of one person);
 - SSIM of edit vs real smile, against input vs real smile (what doing nothing scores);
 - sharpness: variance of the Laplacian of the edit over that of the input (a blur scores far below 1,
-  so no edit passes by averaging the face away); the real smile's ratio is the reference.
+  so no edit passes by averaging the face away); the real smile's ratio is the reference;
+- the same numbers for the *template* edit, input + (mean training smile − mean training neutral photo):
+  what an editor that learns nothing about the person scores (issue 14), the bar a model must clear.
 One table in report.md (pairs_table) and one figure (input | edit | real smile per test person).
 """
 
@@ -31,14 +33,19 @@ FIGURE = "photo_pairs.png"
 def pair_indices(ev: EvalSet) -> tuple[np.ndarray, np.ndarray]:
     """(neutral index, happiness index) per test person with both, first photo of each; empty for sequence
     data (CK+, synthetic CK+), whose frames are paired within a sequence by judging.paired instead."""
+    return person_pairs(ev.classes, ev.labels, ev.subjects, ev.sequences)
+
+
+def person_pairs(classes: list[str], labels, subjects, sequences) -> tuple[np.ndarray, np.ndarray]:
+    """pair_indices on plain arrays (any split)."""
     empty = np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if not {"neutral", "happiness"} <= set(ev.classes) or len(np.unique(ev.sequences)) < len(ev):
+    if not {"neutral", "happiness"} <= set(classes) or len(np.unique(sequences)) < len(labels):
         return empty
-    neutral, happy = ev.classes.index("neutral"), ev.classes.index("happiness")
+    neutral, happy = classes.index("neutral"), classes.index("happiness")
     src, dst = [], []
-    for s in np.unique(ev.subjects):
-        n = np.flatnonzero((ev.subjects == s) & (ev.labels == neutral))
-        h = np.flatnonzero((ev.subjects == s) & (ev.labels == happy))
+    for s in np.unique(subjects):
+        n = np.flatnonzero((subjects == s) & (labels == neutral))
+        h = np.flatnonzero((subjects == s) & (labels == happy))
         if len(n) and len(h):
             src.append(n[0])
             dst.append(h[0])
@@ -50,10 +57,19 @@ def sharpness(images: np.ndarray) -> np.ndarray:
     return np.array([cv2.Laplacian(np.asarray(im, np.float64), cv2.CV_64F).var() for im in images])
 
 
+def smile_template(train: dict, classes: list[str]) -> np.ndarray | None:
+    """Mean (smile − neutral) photo over the training people's pairs (`train`: split_arrays' dict), or None."""
+    src, dst = person_pairs(classes, train["labels"], train["subjects"], train["sequences"])
+    if not len(src):
+        return None
+    return (train["images"][dst].astype(np.float32) - train["images"][src]).mean(0) / 255.0
+
+
 def photo_pairs(model, ev: EvalSet, judge, figures: Path, notes: dict,
-                subject_names: list[str] | None = None) -> dict[str, float]:
+                subject_names: list[str] | None = None, template: np.ndarray | None = None) -> dict[str, float]:
     """The pairs/* metrics and the figure; {} when the test split has no neutral/happiness pairs.
-    `subject_names` (the manifest's, indexed by ev.subjects) label the figure's columns."""
+    `subject_names` (the manifest's, indexed by ev.subjects) label the figure's columns; `template`
+    (smile_template) adds the template editor's numbers (pairs/*_template)."""
     from torchmetrics.functional.image import structural_similarity_index_measure as ssim
 
     src, dst = pair_indices(ev)
@@ -63,18 +79,21 @@ def photo_pairs(model, ev: EvalSet, judge, figures: Path, notes: dict,
     inputs, smiles = ev.images[src], ev.images[dst]
     edits = edit_images(model, inputs, happy, 1.0, source=np.full(len(src), neutral, np.int64))
     m: dict[str, float] = {f"{PREFIX}n_pairs": float(len(src))}
+    faces = {"edit": edits, "smile": smiles, "input": inputs}
+    if template is not None:
+        faces["template"] = np.clip(inputs + template, 0, 1).astype(np.float32)
     p = {}
-    for name, faces in (("edit", edits), ("smile", smiles), ("input", inputs)):
-        p[name] = judge.probs(faces)[:, happy] if judge is not None else np.full(len(faces), np.nan)
+    for name, ims in faces.items():
+        p[name] = judge.probs(ims)[:, happy] if judge is not None else np.full(len(ims), np.nan)
         m[f"{PREFIX}judge_p_happy_{name}"] = float(np.mean(p[name]))
-    t = {k: torch.as_tensor(v).unsqueeze(1).float() for k, v in (("edit", edits), ("smile", smiles),
-                                                                  ("input", inputs))}
-    m[f"{PREFIX}ssim_edit_smile"] = float(ssim(t["edit"], t["smile"], data_range=1.0))
-    m[f"{PREFIX}ssim_input_smile"] = float(ssim(t["input"], t["smile"], data_range=1.0))
+    t = {k: torch.as_tensor(v).unsqueeze(1).float() for k, v in faces.items()}
     base = sharpness(inputs)
-    m[f"{PREFIX}sharpness_edit"] = float(np.median(sharpness(edits) / base))
-    m[f"{PREFIX}sharpness_smile"] = float(np.median(sharpness(smiles) / base))
-    d = _identity(inputs, edits, smiles, notes)
+    for name in faces:
+        if name != "smile":
+            m[f"{PREFIX}ssim_{name}_smile"] = float(ssim(t[name], t["smile"], data_range=1.0))
+        if name != "input":
+            m[f"{PREFIX}sharpness_{name}"] = float(np.median(sharpness(faces[name]) / base))
+    d = _identity(inputs, edits, smiles, notes, faces.get("template"))
     for key, values in d.items():
         m[f"{PREFIX}identity_{key}"] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
         m[f"{PREFIX}identity_{key}_same"] = float(np.mean(values < 0.6)) if np.isfinite(values).any() else float("nan")
@@ -83,8 +102,8 @@ def photo_pairs(model, ev: EvalSet, judge, figures: Path, notes: dict,
     return m
 
 
-def _identity(inputs, edits, smiles, notes: dict) -> dict[str, np.ndarray]:
-    """Distances per pair; NaN (and a one-line note) without dlib."""
+def _identity(inputs, edits, smiles, notes: dict, template=None) -> dict[str, np.ndarray]:
+    """Distances per pair (and of the template edit, with one); NaN (and a one-line note) without dlib."""
     from ..identity import DlibUnavailable, distances, load_identity
 
     nan = np.full(len(inputs), np.nan)
@@ -93,7 +112,8 @@ def _identity(inputs, edits, smiles, notes: dict) -> dict[str, np.ndarray]:
     except DlibUnavailable as exc:
         notes["identity"] = str(exc)
         log.warning("facevae: %s", exc)
-        return {"edit_input": nan, "edit_smile": nan, "input_smile": nan}
+        return {"edit_input": nan, "edit_smile": nan, "input_smile": nan,
+                **({"template_input": nan} if template is not None else {})}
     before = ident.fallbacks
     # The edit is pixel-aligned with its input: it is described in the input's face box, so a blurred
     # edit that HOG no longer finds is still measured (and scores as far as it has drifted).
@@ -102,7 +122,10 @@ def _identity(inputs, edits, smiles, notes: dict) -> dict[str, np.ndarray]:
     ds = ident.descriptors(smiles)
     notes["identity"] = (f"dlib descriptor distance ({ident.version['model']}, dlib {ident.version['dlib']}); "
                          f"same person below 0.6; faces placed by the crop's centre box: {ident.fallbacks - before}")
-    return {"edit_input": distances(de, di), "edit_smile": distances(de, ds), "input_smile": distances(di, ds)}
+    out = {"edit_input": distances(de, di), "edit_smile": distances(de, ds), "input_smile": distances(di, ds)}
+    if template is not None:
+        out["template_input"] = distances(ident.descriptors(template, boxes), di)
+    return out
 
 
 def pairs_figure(inputs, edits, smiles, subjects, p: dict, d: dict, path: Path, max_people: int = 12) -> Path:
@@ -142,15 +165,24 @@ def pairs_table(metrics: dict) -> list[str]:
 
     g = lambda k: metrics.get(PREFIX + k)  # noqa: E731
     rows = [
-        ("judge P(happiness)", g("judge_p_happy_edit"), g("judge_p_happy_smile"), g("judge_p_happy_input")),
-        ("identity distance to the input (same < 0.6)", g("identity_edit_input"), g("identity_input_smile"), 0.0),
-        ("share of the same person as the input", g("identity_edit_input_same"), g("identity_input_smile_same"), 1.0),
-        ("identity distance to the real smile", g("identity_edit_smile"), 0.0, g("identity_input_smile")),
-        ("SSIM to the real smile", g("ssim_edit_smile"), 1.0, g("ssim_input_smile")),
-        ("sharpness / the input's (var. of Laplacian, median)", g("sharpness_edit"), g("sharpness_smile"), 1.0),
+        ("judge P(happiness)", g("judge_p_happy_edit"), g("judge_p_happy_smile"), g("judge_p_happy_input"),
+         g("judge_p_happy_template")),
+        ("identity distance to the input (same < 0.6)", g("identity_edit_input"), g("identity_input_smile"), 0.0,
+         g("identity_template_input")),
+        ("share of the same person as the input", g("identity_edit_input_same"), g("identity_input_smile_same"), 1.0,
+         g("identity_template_input_same")),
+        ("identity distance to the real smile", g("identity_edit_smile"), 0.0, g("identity_input_smile"), None),
+        ("SSIM to the real smile", g("ssim_edit_smile"), 1.0, g("ssim_input_smile"), g("ssim_template_smile")),
+        ("sharpness / the input's (var. of Laplacian, median)", g("sharpness_edit"), g("sharpness_smile"), 1.0,
+         g("sharpness_template")),
     ]
+    template = g("judge_p_happy_template") is not None
     lines = [f"Each of the {int(g('n_pairs'))} test people's neutral photo edited to happiness (strength 1), "
-             "compared with the same person's real smile. The *input* column is what doing nothing scores.", "",
-             "| measure | edit | real smile | input (neutral) |", "|---|---:|---:|---:|"]
-    lines += [f"| {name} | {fmt(a)} | {fmt(b)} | {fmt(c)} |" for name, a, b, c in rows]
+             "compared with the same person's real smile. The *input* column is what doing nothing scores"
+             + ("; *template* is the input plus the mean (smile − neutral) training photo, an editor that learns "
+                "nothing about the person." if template else "."), "",
+             "| measure | edit | real smile | input (neutral) |" + (" template |" if template else ""),
+             "|---|---:|---:|---:|" + ("---:|" if template else "")]
+    lines += [f"| {name} | {fmt(a)} | {fmt(b)} | {fmt(c)} |" + (f" {fmt(t)} |" if template else "")
+              for name, a, b, c, t in rows]
     return lines + [""]

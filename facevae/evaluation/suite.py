@@ -9,7 +9,7 @@ from pathlib import Path
 from . import faceness, judging, scores
 from .claims_table import Claim
 from .collect import collect, split_arrays
-from .photo_pairs import photo_pairs
+from .photo_pairs import photo_pairs, smile_template
 
 log = logging.getLogger("facevae")
 
@@ -81,7 +81,8 @@ def run_suite(model, datamodule, out_dir: Path, seed: int = 0, model_name: str =
         claims.append(faceness.gate(_fig8_claim(metrics), verdicts.get("edit")))
         metrics.update(judging.paired(model, ev, judge or observers[0]))
         # data=london (one neutral and one real smile per person): identity, SSIM, sharpness, the judge
-        metrics.update(photo_pairs(model, ev, judge, figures, notes, datamodule.data.subject_names))
+        metrics.update(photo_pairs(model, ev, judge, figures, notes, datamodule.data.subject_names,
+                                   smile_template(train, ev.classes)))
     source = ev.outputs.get("codes", ev.outputs.get("features"))
     if source is not None:  # for loggers with an embedding projector (W&B table)
         notes["_embedding"] = (source.reshape(len(ev), -1), ev.labels, ev.classes)

@@ -29,9 +29,9 @@ class FaderLoss:
     mc: float = 1.0  # weight of the multiclass term P_MC on the first K latent dimensions
     adv: float = 0.1  # λ of AL (§2.3: 0.1); 0 = the discriminator trains but the encoder ignores it
     mode: str = "paper"  # paper: binary Emotion-vs-NoEmotion adversary | lample: K-way adversary (Lample et al. 2017)
-    # XL (not in the paper, issue 14): a training face's code decoded with its partner's emotion must draw the
-    # partner (same person, other label; data.partners=true puts one in the batch): the decoder has to draw
-    # the emotion from y, and the code keeps the person without the expression. 0 = off (the paper).
+    # XL (not in the paper, issue 14): a training face edited to its partner's emotion, composed as edit_mode
+    # composes edits (decoded, residual or painted), must be the partner (same person, other label;
+    # data.partners=true puts one in the batch): the decoder has to draw the emotion from y. 0 = off (the paper).
     xl: float = 0.0
     lambda_max: float = 1e-4  # mode=lample: λ ramps linearly from 0 to this ...
     ramp_steps: int = 500000  # ... over this many training batches
@@ -279,10 +279,12 @@ class Fader(ClassCodes, FaceModule):
         if self.w_xl > 0 and subjects is not None:
             j, has = partner_index(y, subjects)
             if has.any():
-                if self.edit_mode == "mask":  # the edit itself: x_i painted with y_j must be x_j ...
-                    crossed = self.paint(x[has], z[has], y[j[has]])
-                else:
-                    crossed = self.decode(z[has], y[j[has]])
+                # XL trains the edit itself, as edit_mode composes it: x_i edited to y_j must be x_j
+                crossed, mask_j = self.decode_parts(z[has], y[j[has]])
+                if self.edit_mode == "mask":  # A·D(z_i, y_j) + (1 − A)·x_i ...
+                    crossed = mask_j * crossed + (1 - mask_j) * x[has]
+                elif self.edit_mode == "residual":  # x_i + D(z_i, y_j) − D(z_i, y_i)
+                    crossed = x[has] + crossed - x_hat[has]
                 terms["xl"] = cross_reconstruction(crossed, x[j[has]], self.l2_reduction).mean()
             if self.edit_mode == "mask":  # ... and painted with its own emotion, x_i itself (strength 0)
                 painted = mask * x_hat + (1 - mask) * x
