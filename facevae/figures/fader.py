@@ -21,7 +21,7 @@ def encode_split(model, loader) -> dict[str, np.ndarray]:
         out["images"].append(x[:, 0].cpu())
         z = model.encode(x).float().cpu()
         out["z"].append(z)
-        out["codes"].append(z[:, : getattr(model, "vector_dims", z.shape[1])])  # not a style map's positions
+        out["codes"].append(z[:, : model.vector_dims])  # not a style map's positions
         out["labels"].append(labels)
         out["subjects"].append(subjects)
     return {k: torch.cat(v).numpy() for k, v in out.items()}

@@ -39,6 +39,18 @@ def map_decoder_input(vec: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     return torch.cat([style, vec[:, :, None, None].expand(-1, -1, *style.shape[2:])], 1)
 
 
+def latent_map(z: torch.Tensor, vector_dims: int, map_shape: tuple[int, ...]) -> torch.Tensor:
+    """The style map of a flat latent (vector part first, then the map's values), as N × S × H × W."""
+    return z[:, vector_dims:].view(len(z), *map_shape)
+
+
+def summary_codes(z: torch.Tensor, vector_dims: int, map_shape: tuple[int, ...]) -> torch.Tensor:
+    """The latent as evaluation reads it: the vector part, and the style map (if any) averaged over positions."""
+    if not map_shape[0]:
+        return z
+    return torch.cat([z[:, :vector_dims], latent_map(z, vector_dims, map_shape).mean((2, 3))], 1)
+
+
 def build_decoder(arch: dict, vector_dims: int, map_shape: tuple[int, ...], image_shape: tuple[int, ...],
                   out_channels: int = 1):
     """arch.decoder from a vector, or arch.map_decoder from the style map with the vector tiled over it.

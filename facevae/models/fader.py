@@ -12,7 +12,8 @@ from torch import nn
 from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 
 from .arch import build_network
-from .backbone import build_decoder, build_encoder, map_decoder_input, split_encoder_keys
+from . import backbone
+from .backbone import build_decoder, build_encoder, latent_map, map_decoder_input, split_encoder_keys
 from .base import FaceModule, adam
 from .editing import ClassCodes
 
@@ -61,9 +62,14 @@ def adversarial_term(logit: torch.Tensor, is_emotion: torch.Tensor) -> torch.Ten
     return F.binary_cross_entropy_with_logits(logit, 1.0 - is_emotion.float(), reduction="none")
 
 
-def cross_reconstruction(x_hat_partner: torch.Tensor, partner: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """XL (issue 14, beyond §2.3): (θ(z_i, y_j)_dec − x_j)² for x_j the same person as x_i with another emotion."""
-    return l2_reconstruction(x_hat_partner, partner, reduction)
+def cross_reconstruction(edit_to_partner: torch.Tensor, partner: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """XL (issue 14, beyond §2.3): (edit(x_i → y_j) − x_j)² for x_j the same person as x_i with another emotion."""
+    return l2_reconstruction(edit_to_partner, partner, reduction)
+
+
+def attention_composition(face: torch.Tensor, mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A·face + (1 − A)·x: the drawn face only where the attention mask A says (GANimation, edit_mode=mask)."""
+    return mask * face + (1 - mask) * x
 
 
 def partner_index(y: torch.Tensor, subjects: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,7 +178,7 @@ class Fader(ClassCodes, FaceModule):
         onehot = F.one_hot(y, self.n_classes) if y.ndim == 1 else y
         h = torch.cat([z[:, : self.vector_dims], onehot.to(z.dtype)], dim=1)
         if self.style_head is not None:
-            h = map_decoder_input(h, z[:, self.vector_dims:].view(len(z), *self.map_shape))
+            h = map_decoder_input(h, latent_map(z, self.vector_dims, self.map_shape))
         out = torch.sigmoid(self.decoder(h).view(z.shape[0], -1, *self.image_shape[1:]))
         return (out[:, :1], out[:, 1:]) if self.edit_mode == "mask" else (out, None)
 
@@ -182,15 +188,10 @@ class Fader(ClassCodes, FaceModule):
 
     def paint(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """edit_mode=mask: A·θ(z, y)_dec + (1 − A)·x, the drawn face only where the mask says (GANimation)."""
-        face, mask = self.decode_parts(z, y)
-        return mask * face + (1 - mask) * x
+        return attention_composition(*self.decode_parts(z, y), x)
 
     def summary_codes(self, z: torch.Tensor) -> torch.Tensor:
-        """The latent as evaluation reads it: the vector part, and the style map averaged over its positions."""
-        if self.style_head is None:
-            return z
-        style = z[:, self.vector_dims:].view(len(z), *self.map_shape).mean((2, 3))
-        return torch.cat([z[:, : self.vector_dims], style], 1)
+        return backbone.summary_codes(z, self.vector_dims, self.map_shape)
 
     # -- evaluation --------------------------------------------------------------------------------
     can_edit = True
@@ -282,12 +283,12 @@ class Fader(ClassCodes, FaceModule):
                 # XL trains the edit itself, as edit_mode composes it: x_i edited to y_j must be x_j
                 crossed, mask_j = self.decode_parts(z[has], y[j[has]])
                 if self.edit_mode == "mask":  # A·D(z_i, y_j) + (1 − A)·x_i ...
-                    crossed = mask_j * crossed + (1 - mask_j) * x[has]
+                    crossed = attention_composition(crossed, mask_j, x[has])
                 elif self.edit_mode == "residual":  # x_i + D(z_i, y_j) − D(z_i, y_i)
                     crossed = x[has] + crossed - x_hat[has]
                 terms["xl"] = cross_reconstruction(crossed, x[j[has]], self.l2_reduction).mean()
             if self.edit_mode == "mask":  # ... and painted with its own emotion, x_i itself (strength 0)
-                painted = mask * x_hat + (1 - mask) * x
+                painted = attention_composition(x_hat, mask, x)
                 terms["xl"] = terms["xl"] + cross_reconstruction(painted, x, self.l2_reduction).mean()
         terms["loss"] = terms["al"] + self.w_mc * terms["p_mc"] + self.w_xl * terms["xl"]
         terms["z"], terms["x_hat"], terms["d"] = z, x_hat, d

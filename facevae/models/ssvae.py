@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from .backbone import build_decoder, build_encoder, map_decoder_input, split_encoder_keys
+from . import backbone
+from .backbone import build_decoder, build_encoder, latent_map, map_decoder_input, split_encoder_keys
 from .base import FaceModule
 from .editing import ClassCodes
 from .losses import classification_loss, latent_loss, reconstruction_loss
@@ -94,7 +95,7 @@ class SSVAE(ClassCodes, FaceModule):
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         if self.style_head is not None:
             # The vector part (emotion axes first) is given to every position of the style map.
-            z = map_decoder_input(z[:, : self.vector_dims], z[:, self.vector_dims:].view(len(z), *self.map_shape))
+            z = map_decoder_input(z[:, : self.vector_dims], latent_map(z, self.vector_dims, self.map_shape))
         return self.decoder(z).view(z.shape[0], *self.image_shape)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -131,11 +132,7 @@ class SSVAE(ClassCodes, FaceModule):
                 "axes": axes}
 
     def summary_codes(self, mu: torch.Tensor) -> torch.Tensor:
-        """The latent as evaluation reads it: the vector part, and the style map averaged over its positions."""
-        if self.style_head is None:
-            return mu
-        style = mu[:, self.vector_dims:].view(len(mu), *self.map_shape).mean((2, 3))
-        return torch.cat([mu[:, : self.vector_dims], style], 1)
+        return backbone.summary_codes(mu, self.vector_dims, self.map_shape)
 
     def edit_goals(self) -> torch.Tensor:
         """K × n_axes: where an edit toward each class puts the emotion axes (its mean training code; the
