@@ -1,4 +1,4 @@
-"""CLI: python -m facevae.data.synth OUT_DIR [--subjects N] [--seed S] [--workers W]."""
+"""CLI: python -m facevae.data.synth OUT_DIR [--subjects N] [--seed S] [--workers W] [--style drawn|shaded]."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from facevae.data.synth.contact_sheet import contact_sheet
 from facevae.data.synth.generate import SynthSpec, generate_synth
+from facevae.data.synth.shading import STYLES
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -19,10 +20,13 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--min-frames", type=int, default=SynthSpec.min_frames)
     p.add_argument("--max-frames", type=int, default=SynthSpec.max_frames)
+    p.add_argument("--style", choices=STYLES, default=SynthSpec.style,
+                   help="drawn: flat line drawing (default); shaded: lit relief, skin texture, AU furrows")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-sheet", action="store_true", help="skip the contact sheet")
     a = p.parse_args(argv)
-    spec = SynthSpec(n_subjects=a.subjects, seed=a.seed, min_frames=a.min_frames, max_frames=a.max_frames)
+    spec = SynthSpec(n_subjects=a.subjects, seed=a.seed, min_frames=a.min_frames, max_frames=a.max_frames,
+                     style=a.style)
     summary = generate_synth(a.out_dir, spec, workers=a.workers, progress=not a.no_progress)
     print(json.dumps(summary, indent=2))
     if not a.no_sheet:

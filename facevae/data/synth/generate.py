@@ -23,7 +23,7 @@ import os
 import resource
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -34,6 +34,7 @@ from facevae.data.labels import CKPLUS_CODES
 from facevae.data.synth.action_units import AU_NUMBERS, sample_emotion_aus
 from facevae.data.synth.identity import sample_identity
 from facevae.data.synth.render import render_face, sample_nuisance
+from facevae.data.synth.shading import STYLES, sample_shading
 
 EMOTION_CODES: tuple[int, ...] = tuple(c for c in sorted(CKPLUS_CODES) if c != 0)
 # Fast PNG: SUB filter + Huffman-only deflate is ~2x faster than the defaults on noisy frames.
@@ -61,6 +62,7 @@ class SynthSpec:
     height: int = 490
     max_emotions: int = 7
     first_subject_id: int = 1  # subject ids are S{first_subject_id + i:03d}
+    style: str = "drawn"  # "drawn": flat line drawing; "shaded": lit relief, skin texture, AU furrows (issue 15)
 
 
 def _ckplus_num(v: float) -> str:
@@ -99,6 +101,10 @@ def plan_subject(spec: SynthSpec, subject_index: int) -> dict:
             "apex_at": float(rng.uniform(0.75, 1.0)),  # fraction of the sequence at which apex is reached
             "nuisance": sample_nuisance(rng),
         })
+    if spec.style == "shaded":  # own stream: the drawn style's draws (and bytes) stay what they were
+        srng = np.random.default_rng([spec.seed, subject_index, 15])
+        for seq in seqs:
+            seq["nuisance"].update(sample_shading(srng))
     return {"index": subject_index, "subject": f"S{spec.first_subject_id + subject_index:03d}",
             "identity": ident, "scales": scales, "sequences": seqs}
 
@@ -113,9 +119,9 @@ def _frame_aus(seq: dict, t: float) -> tuple[float, dict[int, float]]:
     return float(_smoothstep(x)), aus
 
 
-def factor_columns() -> list[str]:
-    """Header of factors.csv (identity/nuisance columns are derived from a sample plan)."""
-    plan = plan_subject(SynthSpec(n_subjects=1), 0)
+def factor_columns(spec: SynthSpec = SynthSpec()) -> list[str]:
+    """Header of factors.csv (identity/nuisance columns are derived from a sample plan of the spec's style)."""
+    plan = plan_subject(replace(spec, n_subjects=1), 0)
     ident_cols = [f"id_{k}" for k in plan["identity"]]
     scale_cols = [f"id_expr_scale_{CKPLUS_CODES[c]}" for c in EMOTION_CODES]
     nz_cols = [f"nz_{k}" for k in plan["sequences"][0]["nuisance"]] + [f"nz_{k}" for k in JITTER_KEYS]
@@ -228,6 +234,9 @@ def generate_synth(root: str | Path, spec: SynthSpec = SynthSpec(), workers: int
     workers = max(1, int(workers or os.cpu_count() or 1))
     if not (2 <= spec.min_frames <= spec.max_frames) or not (1 <= spec.min_emotions <= len(EMOTION_CODES)):
         raise ValueError(f"bad spec: need 2 <= min_frames <= max_frames and 1 <= min_emotions <= 7: {spec}")
+    if spec.style not in STYLES:
+        raise ValueError(f"synthetic CK+ style {spec.style!r} is unknown; use one of {', '.join(STYLES)} "
+                         "(data.synth.style=… or --style …)")
     t0, cpu0 = time.perf_counter(), _cpu_seconds()
     tmp = _prepare_tmp(root)
     jobs = [(spec, i, str(tmp)) for i in range(spec.n_subjects)]
@@ -256,7 +265,7 @@ def generate_synth(root: str | Path, spec: SynthSpec = SynthSpec(), workers: int
                     pool.join()
         with open(tmp / "factors.csv", "w", newline="") as fh:
             w = csv.writer(fh, lineterminator="\n")
-            w.writerow(factor_columns())
+            w.writerow(factor_columns(spec))
             w.writerows(all_rows)
         (tmp / "synth_spec.json").write_text(json.dumps(
             {"generator": "facevae.data.synth", "generator_version": GENERATOR_VERSION, "spec": asdict(spec), "au_numbers": list(AU_NUMBERS),

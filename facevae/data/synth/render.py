@@ -15,6 +15,7 @@ import numpy as np
 
 from facevae.data.synth.action_units import apply_action_units, as_au_dict
 from facevae.data.synth.identity import EYE_Y, neutral_landmarks
+from facevae.data.synth.shading import apply_shading, crease_texture, is_shaded, shading_map, skin_texture
 
 BASE_SCALE = 1.25  # canonical units -> pixels at nuisance scale 1 (brow-to-chin ~ 220 px)
 _SHIFT = 4  # cv2 sub-pixel bits: drawing coordinates are multiples of 1/16 px
@@ -79,7 +80,11 @@ def _sequence_cache(nz: Mapping[str, float], width: int, height: int, seed_rng: 
     noise *= nz["noise_sigma"]
     pos = cv2.convertScaleAbs(np.maximum(noise, 0.0))
     neg = cv2.convertScaleAbs(np.minimum(noise, 0.0))
-    return {"bg": up(bg), "gain": up(gain), "noise_pos": pos, "noise_neg": neg}
+    out = {"bg": up(bg), "gain": up(gain), "noise_pos": pos, "noise_neg": neg}
+    if is_shaded(nz):  # the subject's skin textures, from their own seed so the drawn style's stream is untouched
+        tex_rng = np.random.default_rng(int(nz["texture_seed"]))
+        out.update(albedo=skin_texture(tex_rng, nz["skin_texture"]), creases=crease_texture(tex_rng))
+    return out
 
 
 def _col(c: float) -> int:
@@ -369,11 +374,14 @@ def render_face(
     _draw_mouth(cv, ident, lm)
     if ident.get("glasses", 0.0) > 0.5:
         _draw_glasses(cv, ident, neutral)
-    # soften the vector look only where the face is (cheap ROI blur)
     pts = cv.map(lm)
     x0, y0 = np.floor(pts.min(0) - 70 * cv.s).astype(int)
     x1, y1 = np.ceil(pts.max(0) + 40 * cv.s).astype(int)
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if is_shaded(nuisance):  # style "shaded": light the face's relief (issue 15)
+        shade = shading_map(ident, lm, neutral, a, nuisance, cache.get("albedo"), cache.get("creases"))
+        apply_shading(img, shade, cv.m, (x0, y0, x1, y1))
+    # soften the vector look only where the face is (cheap ROI blur)
     if x1 - x0 > 4 and y1 - y0 > 4:
         roi = img[y0:y1, x0:x1]
         cv2.GaussianBlur(roi, (3, 3), 0.8, dst=roi)

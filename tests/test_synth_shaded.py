@@ -1,0 +1,102 @@
+"""Issue 15: the shaded style of the synthetic CK+ (lit relief, skin texture, AU furrows)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facevae.data.synth import SynthSpec, generate_synth, render_face, sample_identity, sample_nuisance
+from facevae.data.synth.shading import is_shaded, sample_shading
+
+TINY = dict(n_subjects=2, seed=3, min_frames=10, max_frames=10)
+
+
+def _nuisance(shaded: bool, **over) -> dict:
+    nz = sample_nuisance(np.random.default_rng(0))
+    nz.update(noise_sigma=0.0, roll=0.0, tx=0.0, ty=0.0, light_strength=0.0)
+    if shaded:
+        nz.update(sample_shading(np.random.default_rng(1)))
+    nz.update(over)
+    return nz
+
+
+def _render(aus: dict, shaded: bool, **over) -> tuple[np.ndarray, np.ndarray]:
+    ident = sample_identity(np.random.default_rng(5))
+    ident["glasses"] = 0.0
+    return render_face(ident, aus, _nuisance(shaded, **over), np.random.default_rng(2))
+
+
+def _patch(img: np.ndarray, xy, r: int = 4) -> float:
+    x, y = (int(round(v)) for v in xy)
+    return float(img[y - r:y + r + 1, x - r:x + r + 1].mean())
+
+
+def test_shading_is_opt_in_and_changes_the_face_not_the_background():
+    drawn, lm = _render({}, shaded=False)
+    shaded, lm2 = _render({}, shaded=True)
+    np.testing.assert_array_equal(lm, lm2)  # same geometry: the style only lights it
+    x0, y0 = lm.min(0).astype(int)
+    x1, y1 = lm.max(0).astype(int)
+    diff = np.abs(drawn.astype(int) - shaded.astype(int))
+    assert diff[y0:y1, x0:x1].mean() > 3.0  # the face is lit differently
+    assert diff[:, :40].mean() < 0.5  # the background beside the head is not
+    assert not is_shaded(_nuisance(False)) and is_shaded(_nuisance(True))
+
+
+def test_relief_follows_the_light():
+    """The nose's sides: the one facing the light is brighter than the one facing away, and vice versa."""
+    left_lit, lm = _render({}, shaded=True, light_azimuth=180.0, light_slant=50.0)  # light from image left
+    right_lit, _ = _render({}, shaded=True, light_azimuth=0.0, light_slant=50.0)
+    left_side, right_side = lm[29] + [-7, 0], lm[29] + [7, 0]
+    assert _patch(left_lit, left_side, 2) > _patch(left_lit, right_side, 2) + 5
+    assert _patch(right_lit, right_side, 2) > _patch(right_lit, left_side, 2) + 5
+
+
+@pytest.mark.parametrize("au, where", [
+    (4, lambda lm: 0.5 * (lm[21] + lm[22]) + [0, 8]),  # procerus line at the glabella's foot
+    (9, lambda lm: lm[27] + [0, 3]),  # nose-root wrinkles
+    (12, lambda lm: 0.5 * (lm[31] + lm[48]) + [-4, 0]),  # deepened nasolabial fold
+])
+def test_action_units_darken_their_furrows_only_when_shaded(au, where):
+    """The light the shading lets through at the AU's furrow (shaded / drawn pixels) drops when the AU acts."""
+    shade0, lm0 = _render({}, shaded=True)
+    shade1, lm1 = _render({au: 1.0}, shaded=True)
+    flat0, _ = _render({}, shaded=False)
+    flat1, _ = _render({au: 1.0}, shaded=False)
+    # each frame's shading factor at its own furrow position: the geometry (drawn pixels) divides out
+    before = _patch(shade0, where(lm0)) / _patch(flat0, where(lm0))
+    after = _patch(shade1, where(lm1)) / _patch(flat1, where(lm1))
+    assert after < before - 0.04
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_shaded_tree_is_deterministic_and_leaves_the_drawn_tree_unchanged(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate_synth(a, SynthSpec(**TINY, style="shaded"), workers=2, progress=False)
+    generate_synth(b, SynthSpec(**TINY, style="shaded"), workers=1, progress=False)
+    assert _hashes(a) == _hashes(b)
+    drawn = tmp_path / "drawn"
+    generate_synth(drawn, SynthSpec(**TINY), workers=1, progress=False)
+    ha, hd = _hashes(a), _hashes(drawn)
+    frames = [k for k in hd if k.endswith(".png")]
+    assert all(ha[k] != hd[k] for k in frames)  # every frame is lit
+    # the landmarks, labels and AUs are the same data: only the pixels (and the light columns) differ
+    assert all(ha[k] == hd[k] for k in hd if k.startswith(("Landmarks/", "Emotion/", "FACS/")))
+    with open(a / "factors.csv") as fh:
+        header = next(csv.reader(fh))
+    assert {"nz_light_azimuth", "nz_light_slant", "nz_ambient", "nz_skin_texture"} <= set(header)
+    with open(drawn / "factors.csv") as fh:
+        assert "nz_light_slant" not in next(csv.reader(fh))
+
+
+def test_unknown_style_is_named():
+    with pytest.raises(ValueError, match="style 'painted' is unknown; use one of drawn, shaded"):
+        generate_synth("/nonexistent/never", SynthSpec(n_subjects=1, style="painted"), progress=False)
