@@ -34,6 +34,12 @@ def tables(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             ["CK+-sized preparation (Haar, then landmarks)", f"{p['selected_frames']:,} selected frames",
              f"{p['frames_per_s']:,.0f} frames/s"],
             ["balancing augmentation (§1.1)", f"{b['added']:,} images", f"{b['images_per_s']:,.0f} images/s"]]))
+    realism = [r for r in d.get("realism", {}).values() if isinstance(r, dict) and "apex_acc" in r]
+    if realism:
+        from bench.synth_realism import HEADER, rows as realism_rows
+
+        out.append(("Synthetic CK+ per style: the FER2013 judge's accuracy, Haar, generation (issue 15)",
+                    HEADER, realism_rows(realism)))
     rows = []
     for key, t in d.get("throughput", {}).items():
         if "error" in t:

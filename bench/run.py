@@ -4,7 +4,8 @@
     python -m bench.run --quick    # a ~1-2 minute check that every part runs (numbers meaningless)
     python -m bench.run --render   # the README tables (markdown) from bench/results.json
 
-Parts: (1-3) data generation, CK+-sized preparation, balancing; (4, 7) training throughput and peak
+Parts: (1-3) data generation, CK+-sized preparation, balancing; realism: what the FER2013 judge reads on
+each style of the synthetic CK+ (bench/synth_realism.py); (4, 7) training throughput and peak
 memory, Lightning vs a plain loop, every model, arch=fast and arch=paper; (5) achieved FLOP rate of
 the paper classifier vs the measured fp32 matmul peak, with a profile; (6) CPU speed options with the
 accuracy after a fixed budget; (8) the same on a CUDA GPU when there is one. Each training measurement
@@ -31,6 +32,7 @@ RESULTS = ROOT / "bench" / "results.json"
 SETTINGS = {
     "full": {
         "data_subjects": 90,  # ~1.6k selected 640x490 frames: a CK+-sized source
+        "realism_subjects": 40,  # the default data=synth, both styles (issue 15's table)
         "train_subjects": 40,  # the default data=synth
         "throughput": {"fast": dict(steps=15, warmup=3, reps=3, profile=True),
                        # paper: 2.7-5.7 s per step at batch 64, so few steps, at the config's batch (32)
@@ -46,6 +48,7 @@ SETTINGS = {
     },
     "quick": {
         "data_subjects": 6,
+        "realism_subjects": 4,
         "train_subjects": 12,
         "throughput": {"fast": dict(steps=5, warmup=2, reps=1, profile=True)},  # paper: the flops part builds one
         "throughput_models": {"fast": ("ssvae", "fader")},
@@ -97,11 +100,11 @@ def _part(name: str, log, fn):
     return out, seconds
 
 
-PARTS = ("data", "throughput", "flops", "options", "gpu")
+PARTS = ("data", "realism", "throughput", "flops", "options", "gpu")
 
 
 def bench(quick: bool, parts: tuple[str, ...] = PARTS, log=print) -> dict:
-    from bench import data_speed, speed_options, train_speed
+    from bench import data_speed, speed_options, synth_realism, train_speed
     from bench.common import prepare_data
 
     mode = "quick" if quick else "full"
@@ -115,6 +118,10 @@ def bench(quick: bool, parts: tuple[str, ...] = PARTS, log=print) -> dict:
         if "data" in parts:
             d["data"], seconds["data"] = _part("data: generation, CK+-sized preparation, balancing", log,
                                                lambda: data_speed.run(s["data_subjects"], workers=2))
+        if "realism" in parts:
+            d["realism"], seconds["realism"] = _part(
+                "synthetic CK+ per style: what the FER2013 judge reads, Haar, frames/s", log,
+                lambda: {r["style"]: r for r in synth_realism.run(s["realism_subjects"], workers=2)})
         d["train_data"], seconds["train_data"] = _part("training data (synthetic CK+, data=synth)", log,
                                                        lambda: prepare_data(data_dir, s["train_subjects"]))
         n = s["train_subjects"]
@@ -170,6 +177,12 @@ def flatten(d: dict) -> dict:
         m["frames_per_s/generate"] = data["generate"]["frames_per_s"]
         m["frames_per_s/prepare"] = data["prepare"]["frames_per_s"]
         m["images_per_s/balance"] = data["balance"]["images_per_s"]
+    for style, r in d.get("realism", {}).items():
+        if isinstance(r, dict) and "apex_acc" in r:
+            m[f"judge_apex_acc/synth_{style}"] = r["apex_acc"]
+            m[f"judge_neutral_acc/synth_{style}"] = r["neutral_acc"]
+            m[f"haar_rate/synth_{style}"] = r["haar_rate"]
+            m[f"frames_per_s/generate_{style}"] = r["frames_per_s"]
     for key, r in d.get("throughput", {}).items():
         if "ratio" in r:
             m[f"lightning_over_plain/{key}"] = round(r["ratio"], 4)

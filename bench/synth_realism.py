@@ -86,16 +86,28 @@ def measure(style: str, n_subjects: int, workers: int, tmp: Path) -> dict:
             "haar_rate": round(float(np.mean([f for _, f in a + n])), 4)}
 
 
+HEADER = ["style", "judge apex overall", *[c for c in JUDGE_CLASSES if c != "neutral"], "neutral first frames",
+          "Haar", "frames/s"]
+
+
+def rows(results: list[dict]) -> list[list[str]]:
+    """One table row per style (HEADER's columns)."""
+    classes = [c for c in JUDGE_CLASSES if c != "neutral"]
+    return [[r["style"], f"{r['apex_acc']:.2f}", *[f"{r['apex_per_class'].get(c, float('nan')):.2f}" for c in classes],
+             f"{r['neutral_acc']:.2f}", f"{100 * r['haar_rate']:.1f} %", f"{r['frames_per_s']:.0f} ({r['workers']} proc.)"]
+            for r in results]
+
+
 def table(results: list[dict]) -> str:
     """Markdown: one row per style."""
-    classes = [c for c in JUDGE_CLASSES if c != "neutral"]
-    head = ("| style | judge apex overall | " + " | ".join(classes) + " | neutral first frames | Haar | frames/s |\n"
-            "|---|" + "---|" * (len(classes) + 4))
-    rows = [f"| {r['style']} | {r['apex_acc']:.2f} | "
-            + " | ".join(f"{r['apex_per_class'].get(c, float('nan')):.2f}" for c in classes)
-            + f" | {r['neutral_acc']:.2f} | {100 * r['haar_rate']:.1f} % | {r['frames_per_s']:.0f} ({r['workers']} proc.) |"
-            for r in results]
-    return "\n".join([head, *rows])
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows(results)])
+
+
+def run(n_subjects: int = SynthSpec.n_subjects, workers: int = 2, styles=STYLES) -> list[dict]:
+    """Measure every style in a temporary folder (removed afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="facevae-realism-") as tmp:
+        return [measure(s, n_subjects, workers, Path(tmp)) for s in styles]
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -105,8 +117,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=OUT)
     a = p.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        results = [measure(s, a.subjects, a.workers, Path(tmp)) for s in a.styles]
+    results = run(a.subjects, a.workers, a.styles)
     a.out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"written: {a.out}")

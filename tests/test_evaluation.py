@@ -110,6 +110,25 @@ def test_reconstruction_and_classification_numbers(tmp_path):
     assert numbers["test/acc"] == 0.5 and numbers["test/acc_neutral"] == 1.0 and numbers["test/acc_anger"] == 0.0
 
 
+def test_accuracy_among_the_classes_the_test_set_has(tmp_path):
+    """A 4-class model on data with only neutral and happiness: test/acc_present chooses among those two."""
+    ev = toy_set()
+    keep = np.isin(ev.labels, [0, 2])
+    ev = EvalSet(ev.images[keep], ev.labels[keep], ev.subjects[keep], ev.sequences[keep], ev.frames[keep],
+                 ev.factors[keep], ev.factor_names, ev.classes)
+    scores_ = np.zeros((len(ev), len(CLASSES)), np.float32)
+    scores_[:, 1] = 5.0  # anger wins the open choice for every face
+    scores_[np.arange(len(ev)), ev.labels] = 1.0  # the true class beats the other present one
+    ev.outputs = {"pred": scores_.argmax(1), "axes": scores_}
+    numbers, _ = scores.classification(ev, tmp_path)
+    assert numbers["test/acc"] == 0.0 and numbers["test/acc_present"] == 1.0
+    scores_[:, 0] = 2.0  # now neutral beats happiness on every face
+    numbers, _ = scores.classification(ev, tmp_path)
+    assert numbers["test/acc_present"] == pytest.approx(float((ev.labels == 0).mean()))
+    ev.outputs.pop("axes")
+    assert "test/acc_present" not in scores.classification(ev, tmp_path)[0]  # no scores: nothing claimed
+
+
 def test_latent_dominance_and_tsne_claims(tmp_path):
     ev = toy_set(n_seq=24)
     onehot = np.eye(len(CLASSES))[ev.labels]

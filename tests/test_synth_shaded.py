@@ -36,9 +36,10 @@ def _patch(img: np.ndarray, xy, r: int = 4) -> float:
 
 
 def test_shading_is_opt_in_and_changes_the_face_not_the_background():
+    camera = dict(yaw=0.0, pitch=0.0, exposure=1.0, gamma=1.0)  # the style's camera kept still
     drawn, lm = _render({}, shaded=False)
-    shaded, lm2 = _render({}, shaded=True)
-    np.testing.assert_array_equal(lm, lm2)  # same geometry: the style only lights it
+    shaded, lm2 = _render({}, shaded=True, **camera)
+    np.testing.assert_array_equal(lm, lm2)  # same geometry: the style lights it
     x0, y0 = lm.min(0).astype(int)
     x1, y1 = lm.max(0).astype(int)
     diff = np.abs(drawn.astype(int) - shaded.astype(int))
@@ -88,8 +89,9 @@ def test_shaded_tree_is_deterministic_and_leaves_the_drawn_tree_unchanged(tmp_pa
     ha, hd = _hashes(a), _hashes(drawn)
     frames = [k for k in hd if k.endswith(".png")]
     assert all(ha[k] != hd[k] for k in frames)  # every frame is lit
-    # the landmarks, labels and AUs are the same data: only the pixels (and the light columns) differ
-    assert all(ha[k] == hd[k] for k in hd if k.startswith(("Landmarks/", "Emotion/", "FACS/")))
+    # the same people, sequences and labels; the landmarks differ by the style's head pose and AU gains
+    assert {k for k in ha if not k.startswith(".")} == {k for k in hd if not k.startswith(".")}
+    assert all(ha[k] == hd[k] for k in hd if k.startswith("Emotion/"))
     with open(a / "factors.csv") as fh:
         header = next(csv.reader(fh))
     assert {"nz_light_azimuth", "nz_light_slant", "nz_ambient", "nz_skin_texture"} <= set(header)
@@ -100,3 +102,39 @@ def test_shaded_tree_is_deterministic_and_leaves_the_drawn_tree_unchanged(tmp_pa
 def test_unknown_style_is_named():
     with pytest.raises(ValueError, match="style 'painted' is unknown; use one of drawn, shaded"):
         generate_synth("/nonexistent/never", SynthSpec(n_subjects=1, style="painted"), progress=False)
+
+
+def test_head_pose_moves_points_by_their_depth():
+    from facevae.data.synth.identity import neutral_landmarks
+    from facevae.data.synth.shading import pose
+
+    lm = neutral_landmarks(sample_identity(np.random.default_rng(5))).astype(np.float64)
+    turned = pose(lm, {"yaw": 6.0, "pitch": 0.0})
+    shift = turned[:, 0] - lm[:, 0] * np.cos(np.deg2rad(6.0))
+    assert shift[30] > shift[36] > shift[0] >= 0.0  # nose tip > eye corner > ear: parallax of a turned head
+    np.testing.assert_allclose(turned[:, 1], lm[:, 1])
+    np.testing.assert_allclose(pose(lm, {"yaw": 0.0, "pitch": 0.0}), lm)
+
+
+def test_exposure_is_a_monotonic_lookup():
+    from facevae.data.synth.shading import expose
+
+    ramp = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    bright, dark = ramp.copy(), ramp.copy()
+    expose(bright, {"exposure": 1.15, "gamma": 0.9})
+    expose(dark, {"exposure": 0.85, "gamma": 1.1})
+    assert (np.diff(bright.ravel().astype(int)) >= 0).all() and (np.diff(dark.ravel().astype(int)) >= 0).all()
+    assert bright.mean() > ramp.mean() > dark.mean()
+
+
+def test_shaded_anger_includes_emfacs_open_mouth_variants_and_drawn_does_not():
+    from facevae.data.synth.generate import plan_subject
+
+    def anger_apexes(style):
+        spec = SynthSpec(n_subjects=40, style=style)
+        return [q["apex"] for i in range(40) for q in plan_subject(spec, i)["sequences"] if q["emotion"] == 1]
+
+    shaded, drawn = anger_apexes("shaded"), anger_apexes("drawn")
+    assert all(a[4] > 0 and a[7] > 0 for a in shaded + drawn)  # brow lowerer and lid tightener always
+    assert sum(a[25] > 0 and a[26] > 0 for a in shaded) >= len(shaded) // 3  # the open-mouth variants
+    assert not any(a[25] > 0 for a in drawn)

@@ -26,6 +26,7 @@ def classification(ev: EvalSet, figures: Path) -> tuple[dict[str, float], list[P
         "test/acc": float(multiclass_accuracy(pred, labels, k, average="micro")),
         "test/f1_macro": float(multiclass_f1_score(pred, labels, k, average="macro")),
     }
+    numbers.update(_among_present(ev))
     per_class = multiclass_accuracy(pred, labels, k, average="none")
     for c, name in enumerate(ev.classes):
         if (ev.labels == c).any():
@@ -36,6 +37,22 @@ def classification(ev: EvalSet, figures: Path) -> tuple[dict[str, float], list[P
     (figures.parent / "confusion.json").write_text(json.dumps({"classes": list(ev.classes),
                                                                "counts": np.asarray(counts).astype(int).tolist()}))
     return numbers, [confusion_figure(counts, ev.classes, figures / "confusion_matrix.png")]
+
+
+def _among_present(ev: EvalSet) -> dict[str, float]:
+    """`test/acc_present`: accuracy when the model only chooses among the classes the test set has.
+
+    Why: a model trained on all emotions, evaluated on data with fewer (a synthetic-trained model on
+    London's neutral and smiling photos: eval.py ckpt_path=… data=london), can be right about those two
+    and still pick a third class for most faces; this is the two-way reading the transfer check needs.
+    """
+    scores = ev.outputs.get("scores", ev.outputs.get("axes"))
+    present = np.unique(ev.labels)
+    if scores is None or len(present) in (0, len(ev.classes)):
+        return {}
+    scores = np.asarray(scores)[:, present]
+    pred = present[scores.argmax(1)]
+    return {"test/acc_present": float((pred == np.asarray(ev.labels)).mean())}
 
 
 def reconstruction(ev: EvalSet) -> dict[str, float]:

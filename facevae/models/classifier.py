@@ -125,7 +125,8 @@ class Classifier(FaceModule):
     # -- training ----------------------------------------------------------------------------------
     def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         h, logits = self.embed(x)
-        return {"features": h, "pred": self.predict_logits(x, logits).argmax(1)}
+        scores = self.predict_logits(x, logits)
+        return {"features": h, "pred": scores.argmax(1), "scores": scores}
 
     def training_step(self, batch, batch_idx):
         x, y, _, _ = batch

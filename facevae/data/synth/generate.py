@@ -31,7 +31,7 @@ import numpy as np
 
 from facevae.data.errors import DataError
 from facevae.data.labels import CKPLUS_CODES
-from facevae.data.synth.action_units import AU_NUMBERS, sample_emotion_aus
+from facevae.data.synth.action_units import AU_NUMBERS, EMOTION_PROTOTYPES, SHADED_PROTOTYPES, sample_emotion_aus
 from facevae.data.synth.identity import sample_identity
 from facevae.data.synth.render import render_face, sample_nuisance
 from facevae.data.synth.shading import STYLES, sample_shading
@@ -89,6 +89,7 @@ def plan_subject(spec: SynthSpec, subject_index: int) -> dict:
     hi = max(spec.min_emotions, min(spec.max_emotions, len(EMOTION_CODES)))
     n_emo = int(rng.integers(min(spec.min_emotions, hi), hi + 1))
     codes = [int(c) for c in rng.permutation(np.array(EMOTION_CODES))[:n_emo]]
+    prototypes = SHADED_PROTOTYPES if spec.style == "shaded" else EMOTION_PROTOTYPES
     seqs = []
     for k, code in enumerate(codes):
         seqs.append({
@@ -96,7 +97,7 @@ def plan_subject(spec: SynthSpec, subject_index: int) -> dict:
             "emotion": code,
             "n_frames": int(rng.integers(spec.min_frames, spec.max_frames + 1)),
             "labelled": bool(rng.random() >= spec.unlabelled_fraction),
-            "apex": sample_emotion_aus(code, rng, scales[code]),
+            "apex": sample_emotion_aus(code, rng, scales[code], prototypes),
             "delay": {a: float(rng.uniform(0.0, 0.2)) for a in AU_NUMBERS},  # AUs start a bit apart
             "apex_at": float(rng.uniform(0.75, 1.0)),  # fraction of the sequence at which apex is reached
             "nuisance": sample_nuisance(rng),

@@ -15,7 +15,7 @@ import numpy as np
 
 from facevae.data.synth.action_units import apply_action_units, as_au_dict
 from facevae.data.synth.identity import EYE_Y, neutral_landmarks
-from facevae.data.synth.shading import apply_shading, crease_texture, is_shaded, shading_map, skin_texture
+from facevae.data.synth.shading import SHADED_GAINS, apply_shading, crease_texture, expose, is_shaded, pose, shading_map, skin_texture
 
 BASE_SCALE = 1.25  # canonical units -> pixels at nuisance scale 1 (brow-to-chin ~ 220 px)
 _SHIFT = 4  # cv2 sub-pixel bits: drawing coordinates are multiples of 1/16 px
@@ -363,7 +363,10 @@ def render_face(
             cache.update(built)
         cache = built
     neutral = neutral_landmarks(ident).astype(np.float64)
-    lm = apply_action_units(neutral, a, ident).astype(np.float64)
+    shaded = is_shaded(nuisance)
+    lm = apply_action_units(neutral, a, ident, SHADED_GAINS if shaded else None).astype(np.float64)
+    if shaded:  # the shaded style's camera sees the head slightly turned
+        neutral, lm = pose(neutral, nuisance), pose(lm, nuisance)
     img = cache["bg"].copy()
     cv = _Canvas(img, _transform(nuisance, width, height))
     _draw_head(cv, ident, lm, neutral, nuisance.get("shirt", 120.0))
@@ -378,15 +381,18 @@ def render_face(
     x0, y0 = np.floor(pts.min(0) - 70 * cv.s).astype(int)
     x1, y1 = np.ceil(pts.max(0) + 40 * cv.s).astype(int)
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-    if is_shaded(nuisance):  # style "shaded": light the face's relief (issue 15)
+    if shaded:  # style "shaded": light the face's relief (issue 15)
         shade = shading_map(ident, lm, neutral, a, nuisance, cache.get("albedo"), cache.get("creases"))
         apply_shading(img, shade, cv.m, (x0, y0, x1, y1))
-    # soften the vector look only where the face is (cheap ROI blur)
+    # soften the vector look only where the face is (cheap ROI blur); the shaded style's focus varies
     if x1 - x0 > 4 and y1 - y0 > 4:
         roi = img[y0:y1, x0:x1]
-        cv2.GaussianBlur(roi, (3, 3), 0.8, dst=roi)
+        sigma = nuisance["blur"] if shaded else 0.8
+        cv2.GaussianBlur(roi, (5, 5) if sigma > 1.0 else (3, 3), sigma, dst=roi)
     cv2.multiply(img, cache["gain"], dst=img, scale=1.0 / 128.0)
     ox, oy = (int(v) for v in rng.integers(0, NOISE_PAD, 2))
     cv2.add(img, cache["noise_pos"][oy:oy + height, ox:ox + width], dst=img)
     cv2.subtract(img, cache["noise_neg"][oy:oy + height, ox:ox + width], dst=img)
+    if shaded:
+        expose(img, nuisance)
     return img, pts.astype(np.float32)
