@@ -9,7 +9,7 @@ def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from facevae.cli import run_or_exit
-    from facevae.evaluate import evaluate_checkpoint
+    from facevae.run import evaluate_checkpoint
 
     overrides = [o for o in HydraConfig.get().overrides.task if o.lstrip("+~").startswith("data")]
     run_or_exit(evaluate_checkpoint, cfg, overrides)

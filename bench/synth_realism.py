@@ -24,10 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facevae.data.ckplus import read_landmarks
-from facevae.data.face_crop import crop_by_landmarks, default_detector
+from facevae.data.face_crop import default_detector
 from facevae.data.labels import CKPLUS_CODES
 from facevae.data.synth import SynthSpec, generate_synth
+from facevae.data.synth.contact_sheet import frame_crop
 from facevae.data.synth.shading import STYLES
 from facevae.judge import JUDGE_CLASSES, load_judge
 
@@ -53,10 +53,8 @@ def first_and_last_frames(root: Path) -> tuple[list[tuple[str, str]], list[str]]
 
 def _load(root: Path, rel: str, detector) -> tuple[np.ndarray, bool]:
     """The 128×128 landmark crop of one frame, and whether Haar finds a face in the whole frame."""
-    img = cv2.imread(str(root / rel), cv2.IMREAD_GRAYSCALE)
-    lm_path = (root / rel.replace("cohn-kanade-images", "Landmarks")).with_name(Path(rel).stem + "_landmarks.txt")
-    crop = crop_by_landmarks(img, read_landmarks(lm_path), 128, CROP_MARGIN)
-    return crop, bool(detector.detect(img))
+    crop = frame_crop(root, rel, 128, CROP_MARGIN)
+    return crop, bool(detector.detect(cv2.imread(str(root / rel), cv2.IMREAD_GRAYSCALE)))
 
 
 def measure(style: str, n_subjects: int, workers: int, tmp: Path) -> dict:

@@ -115,7 +115,7 @@ def train(cfg: DictConfig) -> dict:
     n_train = len(datamodule.datasets["train"]) * trainer.current_epoch
 
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    metrics, claims, notes = evaluate(trainer, model, datamodule, out_dir, cfg, ckpt_path=best or None)
+    metrics, claims, notes = test_and_score(trainer, model, datamodule, out_dir, cfg, ckpt_path=best or None)
     if trainer.global_rank != 0:
         return {}
     best_score = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
@@ -157,7 +157,7 @@ def _strategy(cfg: DictConfig, model) -> str:
     return strategy
 
 
-def evaluate(trainer: pl.Trainer, model, datamodule, out_dir: Path, cfg: DictConfig,
+def test_and_score(trainer: pl.Trainer, model, datamodule, out_dir: Path, cfg: DictConfig,
              ckpt_path: str | None = None) -> tuple[dict, list, dict]:
     """Test metrics, the model's figures and the evaluation suite; returns (metrics, claims, notes)."""
     from .evaluation.suite import run_suite, summarise_claims
@@ -181,7 +181,7 @@ def evaluate(trainer: pl.Trainer, model, datamodule, out_dir: Path, cfg: DictCon
 def finish(out_dir: Path, cfg: DictConfig, metrics: dict, claims: list, notes: dict, manifest: dict,
            checkpoint: str, loggers: list | None = None) -> None:
     """metrics.json, report.md, the loggers' final entries and the summary table: the end of every run."""
-    from .evaluation.report import write_report
+    from .evaluation.run_report import write_report
     from .loggers import log_run_end
 
     embedding = notes.pop("_embedding", None)
@@ -252,3 +252,39 @@ def print_summary(cfg: DictConfig, metrics: dict, out_dir: Path, best: str) -> N
     console.print(f"metrics:     {out_dir / 'metrics.json'}")
     console.print(f"report:      {out_dir / 'report.md'}")
     console.print(f"checkpoints: {Path(best).parent if best else out_dir / 'checkpoints'}")
+
+
+def evaluate_checkpoint(cfg: DictConfig, data_overrides: list[str]) -> dict:
+    """Test metrics and figures of the checkpoint `cfg.ckpt_path`, written into cfg.paths.output_dir."""
+    from .checkpoint import load_checkpoint, load_weights, run_config
+
+    ckpt = load_checkpoint(cfg.ckpt_path)
+    run_cfg = run_config(ckpt, cfg.ckpt_path, local=cfg)  # checked data, rebased onto this machine's paths
+    if any(o.split("=")[0].lstrip("+~") == "data" for o in data_overrides):
+        trained = list(run_cfg.data.classes)
+        run_cfg.data = cfg.data  # a different dataset group: take it whole
+        if set(cfg.data.classes) <= set(trained):
+            # e.g. a 7-class model on data=london (neutral, happiness): the labels index the model's own
+            # class list, so its weights load and its outputs line up; the other classes have no images.
+            run_cfg.data.classes = trained
+    else:
+        dotlist = [o.lstrip("+~") for o in data_overrides]
+        run_cfg = OmegaConf.merge(run_cfg, OmegaConf.from_dotlist(dotlist))
+    run_cfg.paths.output_dir = cfg.paths.output_dir
+    run_cfg.ckpt_path = str(cfg.ckpt_path)
+    out_dir = Path(cfg.paths.output_dir)
+    started = time.perf_counter()
+    datamodule = build_datamodule(run_cfg)
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    write_run_record(out_dir, run_cfg, datamodule.manifest)
+    model = build_model(run_cfg, datamodule.classes)
+    load_weights(model, ckpt, cfg.ckpt_path)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_model_summary=False, default_root_dir=str(out_dir))
+    if "eval" in cfg:  # eval.py's own eval.* options win over the ones the run was trained with
+        run_cfg.eval = cfg.eval
+    metrics, claims, notes = test_and_score(trainer, model, datamodule, out_dir, run_cfg)
+    metrics["run/seconds"] = round(time.perf_counter() - started, 2)
+    finish(out_dir, run_cfg, metrics, claims, notes, datamodule.manifest, str(cfg.ckpt_path))
+    return metrics

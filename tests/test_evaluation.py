@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from facevae.evaluation import judging, scores
+from facevae.evaluation import observers, scores
 from facevae.evaluation.collect import EvalSet
 from facevae.evaluation.sweep import cross_run_claims
 from facevae.judge import judge_available
@@ -61,7 +61,7 @@ class OracleEditor(torch.nn.Module):
         return torch.from_numpy(np.stack(out)).unsqueeze(1)
 
 
-class LabelObserver(judging.Observer):
+class LabelObserver(observers.Observer):
     """Knows every toy image's class (by lookup): accuracy on real faces is exactly 1."""
 
     name = "oracle"
@@ -79,7 +79,7 @@ class LabelObserver(judging.Observer):
 
 def test_paired_edits_against_an_oracle():
     ev = toy_set()
-    numbers = judging.paired(OracleEditor(ev), ev, LabelObserver(ev))
+    numbers = observers.paired(OracleEditor(ev), ev, LabelObserver(ev))
     assert numbers["paired/n_pairs"] == 6
     assert numbers["paired/ssim_edit"] == pytest.approx(1.0) and numbers["paired/mse_edit"] == 0
     assert numbers["paired/ssim_neutral"] < 0.2 and numbers["paired/mse_neutral"] > 0.1  # random faces differ
@@ -88,7 +88,7 @@ def test_paired_edits_against_an_oracle():
 
 def test_observer_accuracy_real_and_edit():
     ev = toy_set()
-    numbers, per = judging.real_and_edit(OracleEditor(ev), ev, LabelObserver(ev))
+    numbers, per = observers.real_and_edit(OracleEditor(ev), ev, LabelObserver(ev))
     assert numbers["oracle/acc_real"] == 1.0 and per["real"]["neutral"] == 1.0
     # The oracle editor turns each neutral face into its own sequence's apex only, so an edit toward another
     # emotion stays neutral: each target class is reached by the third of the faces whose sequence has it.

@@ -14,7 +14,7 @@ import torch
 
 from facevae.evaluation.collect import collect, edit_images, split_arrays
 from facevae.evaluation.faceness import MIN_SHARPNESS, class_mean_faces, ssim, traversal_faces
-from facevae.evaluation.judging import TRAVERSAL_VALUES, starting_faces
+from facevae.evaluation.observers import TRAVERSAL_VALUES, starting_faces
 from facevae.judge import judge_available
 from facevae.metrics import face_verdict, laplacian_variance, sharpness_ratio
 

@@ -65,7 +65,7 @@ PAYLOADS = {
 @pytest.mark.parametrize("key", list(PAYLOADS))
 def test_crafted_configs_are_refused_by_eval_and_the_editor(ckpt, tmp_path, data_dir, key):
     from facevae.edit import Editor
-    from facevae.evaluate import evaluate_checkpoint
+    from facevae.run import evaluate_checkpoint
 
     plant, words = PAYLOADS[key]
     sentinel = tmp_path / "PWNED"
@@ -124,7 +124,7 @@ def test_eval_py_refuses_in_one_line_and_resume_refuses_too(ckpt, tmp_path, data
 def test_a_stored_cache_path_cannot_steer_writes_or_deletes(ckpt, tmp_path, data_dir):
     """A checkpoint naming a user's folder as its cache (and its data.name) evaluates with the local cache; the
     user's folder is untouched, byte for byte."""
-    from facevae.evaluate import evaluate_checkpoint
+    from facevae.run import evaluate_checkpoint
 
     victim = tmp_path / "thesis"
     (victim / "chapters").mkdir(parents=True)

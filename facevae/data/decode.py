@@ -119,7 +119,7 @@ def array_to_image(a: np.ndarray, name: str = "array") -> np.ndarray:
     return np.ascontiguousarray(a.astype(np.uint8))
 
 
-def to_grey(image: np.ndarray) -> np.ndarray:
+def rgb_to_grey(image: np.ndarray) -> np.ndarray:
     """uint8 grey of an RGB (or already grey) image: luma, ITU-R 601 (Pillow's convert('L'))."""
     import cv2
 

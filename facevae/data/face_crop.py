@@ -52,7 +52,7 @@ def _cascade_dir() -> Path | None:
     return Path(folder) if folder else None
 
 
-def to_grey(image: np.ndarray) -> np.ndarray:
+def bgr_to_grey(image: np.ndarray) -> np.ndarray:
     """uint8 grey view of a grey (H×W or H×W×1), BGR or BGRA image."""
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
@@ -118,7 +118,7 @@ class HaarFaceDetector:
 
     def detect(self, grey: np.ndarray) -> list[tuple[int, int, int, int]]:
         """Face boxes ``(x, y, w, h)`` in pixels, largest first (empty list when none)."""
-        grey = to_grey(grey)
+        grey = bgr_to_grey(grey)
         smallest = self.min_size_frac * min(grey.shape[:2])
         # Why downscale: the cascade's window is 24 px, so searching a 640x490 frame for faces of at
         # least 74 px at full resolution scans pyramid levels that cannot hold a face. Scaling the
@@ -151,13 +151,14 @@ def crop_box(grey: np.ndarray, box: Sequence[float], size: int, margin: float) -
     return cv2.resize(crop, (size, size), interpolation=interp)
 
 
-def crop_center(grey: np.ndarray, size: int) -> np.ndarray:
-    """The whole image: centre-cropped to a square, resized to ``size``×``size``."""
+def crop_center(grey: np.ndarray, size: int, enlarge: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """The whole image: centre-cropped to a square, resized to ``size``×``size`` (``enlarge``: the filter
+    when the square is smaller than ``size``; shrinking always averages areas)."""
     h, w = grey.shape[:2]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
     crop = grey[top : top + side, left : left + side]
-    interp = cv2.INTER_AREA if side >= size else cv2.INTER_LINEAR
+    interp = cv2.INTER_AREA if side >= size else enlarge
     return cv2.resize(crop, (size, size), interpolation=interp)
 
 
@@ -242,7 +243,7 @@ def crop_face(
     unknown = [m for m in method_chain if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown face-crop method(s) {unknown}; choose from {list(METHODS)}")
-    grey = to_grey(image)
+    grey = bgr_to_grey(image)
     if stats is not None:
         stats.n_images += 1
     for method in method_chain:

@@ -121,12 +121,12 @@ def decode_grey(data: bytes, name: str = "image") -> tuple[np.ndarray | None, st
     truncated files; 16-bit, palette and alpha read as a viewer shows them), OpenCV as fallback for
     formats Pillow lacks.
     """
-    from .decode import decode_image, to_grey
+    from .decode import decode_image, rgb_to_grey
 
     if not data:
         return None, "empty file (0 bytes)"
     try:
-        return to_grey(decode_image(data, name)), ""
+        return rgb_to_grey(decode_image(data, name)), ""
     except DataError as exc:
         reason = str(exc).split(": ", 1)[-1]
         if "no format Pillow reads" not in reason:

@@ -14,21 +14,11 @@ import numpy as np
 from .cache import PreparedData, cache_key, reuse_or_build, source_fingerprint
 from .errors import DataError
 from .dlib_faces import ALIGN_EYES, default_landmarker
-from .face_crop import DLIB_METHODS, DetectionStats, crop_face, default_detector, usable_chain
+from .face_crop import DLIB_METHODS, DetectionStats, crop_center, crop_face, default_detector, usable_chain
 from .folder import RawImages
 from ..progress import progress_iter
 
 log = logging.getLogger(__name__)
-
-
-def resize_square(image: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop to a square and resize to size×size (area filter down, cubic up: 48² crops grow)."""
-    h, w = image.shape
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    square = image[top : top + side, left : left + side]
-    interp = cv2.INTER_AREA if side >= size else cv2.INTER_CUBIC
-    return cv2.resize(square, (size, size), interpolation=interp)
 
 
 def source_files(path: Path) -> list[Path]:
@@ -136,7 +126,9 @@ def from_raw(raw: RawImages, options: dict, progress: bool = False, source: Path
     if raw.split is not None:
         manifest["per_split"] = dict(Counter(raw.split))
     return PreparedData(
-        images=np.stack([im if detection is not None else resize_square(im, size) for im in raw.images]),
+        # cubic when enlarging: FER2013's 48² crops grow to the model's size
+        images=np.stack([im if detection is not None else crop_center(im, size, enlarge=cv2.INTER_CUBIC)
+                         for im in raw.images]),
         labels=labels,
         subjects=np.array([subject_index[s] for s in raw.subjects], np.int64),
         sequences=np.array(raw.names),

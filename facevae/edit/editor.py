@@ -29,7 +29,7 @@ from ..config import ConfigError
 from ..data.errors import DataError
 from .locate import CROP_METHODS, auto_chain, locate, paste_warped
 from .mix import mix_decode
-from .photo import MAX_PIXELS, Region, load_photo, paste, to_grey
+from .photo import MAX_PIXELS, Region, load_photo, paste, rgb_to_grey
 
 log = logging.getLogger("facevae")
 
@@ -138,7 +138,7 @@ class Editor:
     def faces(self, photo) -> list[tuple[int, int, int, int]]:
         """Face boxes (x, y, w, h) of a photo (path, array or PIL image), largest first, by the first method
         of the crop chain that finds any (dlib's or Haar's boxes)."""
-        grey = to_grey(load_photo(photo, max_pixels=self.max_pixels))
+        grey = rgb_to_grey(load_photo(photo, max_pixels=self.max_pixels))
         found, _ = locate(grey, [m for m in self.crop_chain if m != "none"], self.image_size, self.margin,
                           self.haar_min_face, self.align_eyes, self.dlib_detector)
         return [f.box for f in found]
@@ -151,7 +151,7 @@ class Editor:
         """Every face (face="all"), or the one asked for ("largest" or an index, 0 = the largest)."""
         name = name or (str(photo) if isinstance(photo, (str, Path)) else "photo")
         image = load_photo(photo, name, self.max_pixels)
-        grey = to_grey(image)
+        grey = rgb_to_grey(image)
         found, method = locate(grey, self.crop_chain, self.image_size, self.margin, self.haar_min_face,
                                self.align_eyes, self.dlib_detector)
         if not found:

@@ -18,9 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..data.decode import MAX_PIXELS, array_to_image, check_pixels, decode_image, pil_to_array, to_grey
+from ..data.decode import MAX_PIXELS, array_to_image, check_pixels, decode_image, pil_to_array, rgb_to_grey
 
-__all__ = ["MAX_PIXELS", "Region", "load_photo", "paste", "soft_mask", "square_region", "to_grey"]
+__all__ = ["MAX_PIXELS", "Region", "load_photo", "paste", "soft_mask", "square_region", "rgb_to_grey"]
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 

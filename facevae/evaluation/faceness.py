@@ -37,14 +37,14 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def accuracy_per_class(observer, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, float]]:
-    from .judging import accuracy_on
+    from .observers import accuracy_on
 
     return accuracy_on(observer, images, labels)
 
 
 def traversal_faces(model, ev: EvalSet, values) -> np.ndarray | None:
     """The decoded Fig. 11 traversal (sadness axis) of the test neutral faces: (S*N, H, W), or None."""
-    from .judging import starting_faces
+    from .observers import starting_faces
 
     if not hasattr(model, "traverse") or "sadness" not in ev.classes:
         return None
@@ -71,7 +71,7 @@ def face_scores(model, ev: EvalSet, train_images: np.ndarray, train_labels: np.n
                 traversal_values, edit_targets: list[int]) -> tuple[dict[str, float], dict]:
     """Face-ness numbers (module docstring) and the verdicts the claims use: {"recon", "traversal", "edit"}
     -> facevae.metrics.face_verdict dicts, "recon_judged" -> relative_per_class of the observer."""
-    from .judging import starting_faces
+    from .observers import starting_faces
 
     numbers: dict[str, float] = {}
     verdicts: dict = {}

@@ -32,7 +32,7 @@ FIGURE = "photo_pairs.png"
 
 def pair_indices(ev: EvalSet) -> tuple[np.ndarray, np.ndarray]:
     """(neutral index, happiness index) per test person with both, first photo of each; empty for sequence
-    data (CK+, synthetic CK+), whose frames are paired within a sequence by judging.paired instead."""
+    data (CK+, synthetic CK+), whose frames are paired within a sequence by observers.paired instead."""
     return person_pairs(ev.classes, ev.labels, ev.subjects, ev.sequences)
 
 
@@ -161,7 +161,7 @@ def pairs_table(metrics: dict) -> list[str]:
     """The report.md table: edit, real smile and input side by side; [] without pairs/* metrics."""
     if f"{PREFIX}n_pairs" not in metrics:
         return []
-    from .report import fmt
+    from .run_report import fmt
 
     g = lambda k: metrics.get(PREFIX + k)  # noqa: E731
     rows = [

@@ -6,7 +6,7 @@ import logging
 import math
 from pathlib import Path
 
-from . import faceness, judging, scores
+from . import faceness, observers, scores
 from .claims_table import Claim
 from .collect import collect, split_arrays
 from .photo_pairs import photo_pairs, smile_template
@@ -22,7 +22,7 @@ def load_judge_observer(classes: list[str]):
     from ..judge import JudgeUnavailable, load_judge
 
     try:
-        return judging.JudgeObserver(load_judge(), classes), ""
+        return observers.JudgeObserver(load_judge(), classes), ""
     except JudgeUnavailable as exc:
         return None, str(exc)
 
@@ -49,37 +49,37 @@ def run_suite(model, datamodule, out_dir: Path, seed: int = 0, model_name: str =
         metrics.update(scores.disentanglement(ev, seed))
 
     _, train = split_arrays(datamodule, "train")
-    observers = [judging.ProbeObserver(train["images"], train["labels"], ev.classes, seed)]
+    panel = [observers.ProbeObserver(train["images"], train["labels"], ev.classes, seed)]
     judge, why = load_judge_observer(ev.classes) if use_judge else (None, "judge switched off (eval.judge=false)")
     metrics["judge/available"] = float(judge is not None)
     if judge is None:
         notes["judge"] = why.splitlines()[0] if why else JUDGE_MISSING
         log.warning("facevae: %s", notes["judge"])
     else:
-        observers.append(judge)
+        panel.append(judge)
         notes["judge_version"] = judge.judge.version
     # The probe's accuracy on the same test faces as test/acc: the baseline a recognition model must beat.
-    metrics["probe/acc_test"] = judging.accuracy_on(observers[0], ev.images, ev.labels)[0]
-    for observer in observers:
-        numbers, per = judging.real_and_edit(model, ev, observer)
+    metrics["probe/acc_test"] = observers.accuracy_on(panel[0], ev.images, ev.labels)[0]
+    for observer in panel:
+        numbers, per = observers.real_and_edit(model, ev, observer)
         metrics.update(numbers)
         if observer.name == "judge":
-            judging.per_class_figure(per, ev.classes, "judge", figures / "judge_per_class.png")
-        if model.can_edit and len(judging.targets(ev, observer)):
-            metrics.update(judging.control(model, ev, observer))
-            numbers, found = judging.fig11_traversal(model, ev, observer)
+            observers.per_class_figure(per, ev.classes, "judge", figures / "judge_per_class.png")
+        if model.can_edit and len(observers.targets(ev, observer)):
+            metrics.update(observers.control(model, ev, observer))
+            numbers, found = observers.fig11_traversal(model, ev, observer)
             metrics.update(numbers)
             claims += found
     # Claims about decoded images also need faces (issue 14): a class-average blob fools the pixel probe.
     numbers, verdicts = faceness.face_scores(model, ev, train["images"], train["labels"], judge,
-                                             judging.TRAVERSAL_VALUES, judging.targets(ev, judge or observers[0]))
+                                             observers.TRAVERSAL_VALUES, observers.targets(ev, judge or panel[0]))
     metrics.update(numbers)
     claims = [faceness.gate(c, verdicts.get("traversal")) if c.figure == "Fig. 11" else c for c in claims]
     fig9 = faceness.fig9_claim(verdicts, "judge") if model_name == "ssvae" else None
     claims += [fig9] if fig9 is not None else []
     if model.can_edit:
         claims.append(faceness.gate(_fig8_claim(metrics), verdicts.get("edit")))
-        metrics.update(judging.paired(model, ev, judge or observers[0]))
+        metrics.update(observers.paired(model, ev, judge or panel[0]))
         # data=london (one neutral and one real smile per person): identity, SSIM, sharpness, the judge
         metrics.update(photo_pairs(model, ev, judge, figures, notes, datamodule.data.subject_names,
                                    smile_template(train, ev.classes)))

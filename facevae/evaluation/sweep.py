@@ -12,7 +12,7 @@ import yaml
 
 from ..metrics import control_ordering
 from .crossval import crossval_lines, crossval_summary, is_crossval
-from .report import fmt
+from .run_report import fmt
 
 # Figures worth seeing side by side, in this order, when the runs have them.
 KEY_FIGURES = ("fig8_latent_sampling", "fig7_latent_distributions", "swap_grid", "fig9_reconstructions",

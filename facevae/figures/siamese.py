@@ -93,7 +93,7 @@ def reconstruct_split(model, loader) -> dict[str, np.ndarray]:
         out["recon"].append(model(x).cpu())
         out["labels"].append(label_a)
     enc = {k: torch.cat(v) for k, v in out.items()}
-    clf = model.judge()
+    clf = model.frozen_classifier()
     if clf is not None:
         enc["pred_recon"] = model.classify(enc["recon"])
         enc["pred_input"] = model.classify(enc["x"])

@@ -108,15 +108,15 @@ class SiameseVAE(FaceModule):
         """The frozen pretrained comparator, on this model's device."""
         return self._frozen["comparator"].to(self.device)
 
-    def judge(self):
+    def frozen_classifier(self):
         """The frozen §2.1 classifier (or None), on this model's device."""
         clf = self._frozen["classifier"]
         return None if clf is None else clf.to(self.device)
 
     @torch.no_grad()
     def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """The judge classifier's predicted class for faces in [0, 1]."""
-        return self.judge()(x.to(self.device)).argmax(1).cpu()
+        """The frozen §2.1 classifier's predicted class for faces in [0, 1]."""
+        return self.frozen_classifier()(x.to(self.device)).argmax(1).cpu()
 
     # -- the model ---------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,7 +172,7 @@ class SiameseVAE(FaceModule):
 
     def test_step(self, batch, batch_idx):
         out = self._evaluate(batch, "test")
-        judge = self.judge()
+        judge = self.frozen_classifier()
         if judge is not None:
             x, _, _, y, _ = batch
             self.acc_recon.update(judge(out["recon"]).argmax(1), y)

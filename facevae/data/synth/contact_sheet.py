@@ -9,31 +9,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facevae.data.ckplus import annotation_path, read_landmarks
+from facevae.data.face_crop import crop_by_landmarks
 from facevae.data.labels import CKPLUS_CODES
 
 CROP = 160  # px per face tile
 
 
-def read_landmarks(path: Path) -> np.ndarray:
-    """Read a CK+ landmarks file as a 68x2 float32 array."""
-    return np.loadtxt(path, dtype=np.float32).reshape(-1, 2)
-
-
-def crop_face(root: Path, rel_png: str, size: int = CROP, margin: float = 0.15) -> np.ndarray:
-    """Square crop around the frame's landmarks (+margin, extra forehead), resized to size x size."""
+def frame_crop(root: Path, rel_png: str, size: int = CROP, margin: float = 0.15) -> np.ndarray:
+    """One frame of a CK+-layout tree cropped around its own landmarks file (as data.crop=landmarks does)."""
     png = root / rel_png
     img = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
-    lm_path = (root / "Landmarks" / Path(rel_png).relative_to("cohn-kanade-images")).with_name(
-        png.stem + "_landmarks.txt")
-    lm = read_landmarks(lm_path)
-    (x0, y0), (x1, y1) = lm.min(0), lm.max(0)
-    half = 0.5 * max(x1 - x0, y1 - y0) * (1 + 2 * margin)
-    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1) - 0.08 * (y1 - y0)  # shift up: keep the forehead
-    pad = int(half) + 2
-    big = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    xa, ya = int(round(cx - half)) + pad, int(round(cy - half)) + pad
-    side = int(round(2 * half))
-    return cv2.resize(big[ya:ya + side, xa:xa + side], (size, size), interpolation=cv2.INTER_AREA)
+    return crop_by_landmarks(img, read_landmarks(annotation_path(root, "Landmarks", png, "landmarks")), size, margin)
 
 
 def _read_factors(root: Path) -> dict[tuple[str, str], list[dict]]:
@@ -79,7 +66,7 @@ def contact_sheet(root: str | Path, out_png: str | Path, n_subjects: int = 6, n_
                 ax.text(CROP / 2, CROP / 2, "—", ha="center", va="center", fontsize=12, color="0.5")
                 continue
             rows = next((m for m in match if m[0]["labelled"] == "1"), match[0])
-            ax.imshow(crop_face(root, rows[-1]["path"]), cmap="gray", vmin=0, vmax=255)
+            ax.imshow(frame_crop(root, rows[-1]["path"]), cmap="gray", vmin=0, vmax=255)
             if rows[-1]["labelled"] == "0":
                 ax.text(4, 14, "unlabelled", fontsize=5.5, color="yellow")
     # onset -> apex of one sequence (first surprise if present: the largest motion)
@@ -91,7 +78,7 @@ def contact_sheet(root: str | Path, out_png: str | Path, n_subjects: int = 6, n_
         ax = axes[-1, j]
         if j < len(idx):
             r = rows[idx[j]]
-            ax.imshow(crop_face(root, r["path"]), cmap="gray", vmin=0, vmax=255)
+            ax.imshow(frame_crop(root, r["path"]), cmap="gray", vmin=0, vmax=255)
             ax.set_xlabel(f"frame {r['frame']}  ({float(r['intensity']):.2f})", fontsize=7)
     axes[-1, 0].set_ylabel(f"{pick[0]}/{pick[1]}\nonset→apex", fontsize=8, fontweight="bold")
     fig.suptitle(f"Synthetic CK+ apex frames ({root.name}); bottom: {CKPLUS_CODES[int(rows[0]['emotion'])]} "

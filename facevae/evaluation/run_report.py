@@ -1,4 +1,4 @@
-"""report.md of one run (figures, metrics, claims, config, versions, data) and of a whole sweep."""
+"""report.md of one run: figures, metrics, the claims table, the data summary, config and versions (the sweep page is evaluation/sweep.py)."""
 
 from __future__ import annotations
 
