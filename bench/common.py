@@ -151,7 +151,7 @@ def plain_step(name: str, module, opts: list, batch, autocast) -> None:
 def plain_loss(name: str, module, batch) -> torch.Tensor:
     """The training loss of the single-optimizer models, as their training_step computes it."""
     if name == "classifier":
-        from facevae.models.classifier import cross_entropy_loss
+        from facevae.models.losses import cross_entropy_loss
 
         x, y = batch[0], batch[1]
         return cross_entropy_loss(module(x), y, module.label_smoothing).mean()
@@ -160,7 +160,7 @@ def plain_loss(name: str, module, batch) -> torch.Tensor:
     if name == "siamese_vae":
         return module.losses(batch[0], batch[1], sample=True)["loss"]
     if name == "siamese_comparator":
-        from facevae.models.siamese import auxiliary_loss, comparator_loss
+        from facevae.models.losses import auxiliary_loss, comparator_loss
 
         a, b, same, la, lb = batch
         fa, fb = module.embed(a), module.embed(b)

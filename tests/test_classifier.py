@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from facevae.figures.classifier import confusion, embedding_numbers, row_normalised
-from facevae.models.classifier import Classifier, cross_entropy_loss, fit_output_width
+from facevae.models.classifier import Classifier, fit_output_width
+from facevae.models.losses import cross_entropy_loss
 from facevae.run import build_model, train
 
 from .conftest import compose_config

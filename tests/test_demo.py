@@ -4,9 +4,6 @@ experiment composes and validates, and serve.py refuses a missing photo with one
 import re
 import subprocess
 import sys
-from pathlib import Path
-
-from omegaconf import OmegaConf
 
 from facevae.config import validate
 from facevae.run import build_datamodule

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import pytorch_lightning as pl
-import torch
 
 from facevae.evaluation.collect import collect, edit_images, split_arrays
 from facevae.evaluation.faceness import MIN_SHARPNESS, class_mean_faces, ssim, traversal_faces

@@ -8,7 +8,8 @@ import torch
 from facevae.config import ConfigError, validate
 from facevae.data.cache import PreparedData
 from facevae.data.datamodule import FaceDataset, PairedShuffle, augment_batch
-from facevae.models.fader import Fader, l2_reconstruction, partner_index
+from facevae.models.fader import Fader, partner_index
+from facevae.models.losses import l2_reconstruction
 
 from .conftest import compose_config
 

@@ -6,7 +6,6 @@ The work bounds are counted in the code's own terms (pixels blurred, pixels deco
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import cv2
 import numpy as np

@@ -10,8 +10,9 @@ import torch.nn.functional as F
 import facevae.run as run
 from facevae.config import ConfigError
 from facevae.data.pairs import PairDataModule, sample_pairs
-from facevae.models.siamese import SiameseComparator, auxiliary_loss, comparator_loss, standardize
-from facevae.models.siamese_vae import SiameseVAE, siamese_loss
+from facevae.models.losses import auxiliary_loss, comparator_loss, siamese_loss
+from facevae.models.siamese import SiameseComparator, standardize
+from facevae.models.siamese_vae import SiameseVAE
 
 from .conftest import compose_config
 

@@ -64,8 +64,8 @@ def crossval_lines(cv: dict) -> list[str]:
     lines = ["## Cross-validation", "", f"{cv['n_folds']} subject-independent folds (no subject in two folds).", "",
              "| fold | " + " | ".join(f"`{k}`" for k in keys) + " |", "|---:|" + "---:|" * len(keys)]
     lines += [f"| {f['fold']} | " + " | ".join(f"{f[k]:.4f}" for k in keys) + " |" for f in cv["folds"]]
-    lines += [f"| **mean ± std** | " + " | ".join(f"**{a['mean']:.4f} ± {a['std']:.4f}**" for a in cv["metrics"].values()) + " |",
-              f"| 95 % interval | " + " | ".join(f"{a['ci95'][0]:.4f} – {a['ci95'][1]:.4f}" for a in cv["metrics"].values()) + " |"]
+    lines += ["| **mean ± std** | " + " | ".join(f"**{a['mean']:.4f} ± {a['std']:.4f}**" for a in cv["metrics"].values()) + " |",
+              "| 95 % interval | " + " | ".join(f"{a['ci95'][0]:.4f} – {a['ci95'][1]:.4f}" for a in cv["metrics"].values()) + " |"]
     if "confusion" in cv:
         classes = cv["confusion"]["classes"]
         lines += ["", "Confusion matrix summed over folds (rows: true class, columns: predicted):", "",

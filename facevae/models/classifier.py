@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from .arch import build_network, parse_arch
 from .base import FaceModule
+from .losses import cross_entropy_loss
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,6 @@ class ClassifierLoss:
 
     name: str = "classifier"
     label_smoothing: float = 0.0  # 0 = the plain cross-entropy (the paper gives no smoothing)
-
-
-def cross_entropy_loss(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
-    """Classification loss of §2.1: softmax cross-entropy of the D7 logits against the labels, per sample."""
-    return F.cross_entropy(logits, y, reduction="none", label_smoothing=label_smoothing)
 
 
 def fit_output_width(spec: str, n_classes: int) -> str:

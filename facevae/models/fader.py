@@ -16,6 +16,7 @@ from . import backbone
 from .backbone import build_decoder, build_encoder, latent_map, map_decoder_input, split_encoder_keys
 from .base import FaceModule, adam
 from .editing import ClassCodes
+from .losses import adversarial_term, cross_reconstruction, l2_reconstruction, lample_adversarial_term, lample_dis_loss, p_bc, p_mc
 
 
 @dataclass
@@ -39,34 +40,6 @@ class FaderLoss:
 
 
 # -- loss terms (per sample; the caller reduces) ---------------------------------------------------
-def l2_reconstruction(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """(θ(z)_dec − x)², the reconstruction term of AL (§2.3), averaged (Keras MSE) or summed over pixels."""
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"loss.l2_reduction={reduction!r}: use 'mean' or 'sum'")
-    per_pixel = (x_hat - x).pow(2).flatten(1)
-    return per_pixel.mean(1) if reduction == "mean" else per_pixel.sum(1)
-
-
-def p_mc(z_axes: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """P_MC = −y·log softmax(z) (§2.3): multiclass cross-entropy of the emotion on the first K latent dims."""
-    return F.cross_entropy(z_axes, y, reduction="none")
-
-
-def p_bc(logit: torch.Tensor, is_emotion: torch.Tensor) -> torch.Tensor:
-    """P_BC = −(y·log p + (1−y)·log(1−p)) (§2.3), p = sigmoid(D(z)): the discriminator's Emotion-vs-NoEmotion loss."""
-    return F.binary_cross_entropy_with_logits(logit, is_emotion.float(), reduction="none")
-
-
-def adversarial_term(logit: torch.Tensor, is_emotion: torch.Tensor) -> torch.Tensor:
-    """−log(1 − P_BC) of AL (§2.3), P_BC read as D's probability of the true label: BCE toward the flipped label."""
-    return F.binary_cross_entropy_with_logits(logit, 1.0 - is_emotion.float(), reduction="none")
-
-
-def cross_reconstruction(edit_to_partner: torch.Tensor, partner: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """XL (issue 14, beyond §2.3): (edit(x_i → y_j) − x_j)² for x_j the same person as x_i with another emotion."""
-    return l2_reconstruction(edit_to_partner, partner, reduction)
-
-
 def attention_composition(face: torch.Tensor, mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """A·face + (1 − A)·x: the drawn face only where the attention mask A says (GANimation, edit_mode=mask)."""
     return mask * face + (1 - mask) * x
@@ -76,17 +49,6 @@ def partner_index(y: torch.Tensor, subjects: torch.Tensor) -> tuple[torch.Tensor
     """For each sample the first other sample of the batch with its subject and another label, and whether one exists."""
     mask = (subjects[:, None] == subjects[None]) & (y[:, None] != y[None])
     return mask.float().argmax(1), mask.any(1)
-
-
-def lample_dis_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Latent discriminator loss of Lample et al. 2017 (cited in §2.3): cross-entropy of the K-way emotion from z."""
-    return F.cross_entropy(logits, y, reduction="none")
-
-
-def lample_adversarial_term(logits: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
-    """Encoder term of Lample et al. 2017 (cited in §2.3): cross-entropy toward a random other (flipped) class."""
-    shift = torch.randint(1, n_classes, y.shape, device=y.device)
-    return F.cross_entropy(logits, (y + shift) % n_classes, reduction="none")
 
 
 class Fader(ClassCodes, FaceModule):

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
 from .arch import build_network
 from .base import FaceModule
+from .losses import auxiliary_loss, comparator_loss
 
 PAIR_KEYS = ("p_same", "pair_subjects", "p_avg", "avg_size", "eval_pairs_per_image")  # model keys the PairDataModule takes
 
@@ -23,17 +23,6 @@ class ComparatorLoss:
     name: str = "siamese_comparator"
     label_smoothing: float = 0.0  # targets 1-s/2 and s/2 instead of 1 and 0
     aux_weight: float = 1.0  # weight of an auxiliary emotion cross-entropy on each tower's features (0 = pairs only)
-
-
-def comparator_loss(logits: torch.Tensor, same: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
-    """§3.1: binary cross-entropy between P(same emotion) = sigmoid(logit) and the pair label, per pair."""
-    target = same * (1 - label_smoothing) + 0.5 * label_smoothing
-    return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-
-
-def auxiliary_loss(logits_a, label_a, logits_b, label_b) -> torch.Tensor:
-    """Auxiliary emotion cross-entropy on both faces of a pair (labels of §1.1), per pair; not in the paper."""
-    return 0.5 * (F.cross_entropy(logits_a, label_a, reduction="none") + F.cross_entropy(logits_b, label_b, reduction="none"))
 
 
 def standardize(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:

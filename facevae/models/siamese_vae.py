@@ -13,7 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from ..config import ConfigError
 from .arch import build_network
 from .base import FaceModule
-from .losses import latent_loss, reconstruction_loss
+from .losses import latent_loss, reconstruction_loss, siamese_loss
 from .siamese import PAIR_KEYS, SiameseComparator
 
 
@@ -25,11 +25,6 @@ class SiameseVAELoss:
     lam: float = 0.1
     beta: float = 1e-3  # as conf/loss/siamese_vae.yaml: with RL averaged over pixels, β=1 collapses z
     rl_reduction: str = "mean"  # RL over pixels: mean (Keras, the paper's framework) or sum
-
-
-def siamese_loss(p_same: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """§2.2 siamese term: −log ô(x̂, ImgB) per sample (the paper writes −λ·ô; the log keeps a gradient when ô ≈ 0)."""
-    return -torch.log(p_same.clamp_min(eps))
 
 
 def _frozen_path(key: str, path: str | None, required: bool, hint: str) -> Path | None:
