@@ -149,25 +149,12 @@ def plain_step(name: str, module, opts: list, batch, autocast) -> None:
 
 
 def plain_loss(name: str, module, batch) -> torch.Tensor:
-    """The training loss of the single-optimizer models, as their training_step computes it."""
-    if name == "classifier":
-        from facevae.models.losses import cross_entropy_loss
-
-        x, y = batch[0], batch[1]
-        return cross_entropy_loss(module(x), y, module.label_smoothing).mean()
-    if name == "ssvae":
-        return module.losses(batch[0], batch[1], sample=True)["loss"]
-    if name == "siamese_vae":
-        return module.losses(batch[0], batch[1], sample=True)["loss"]
+    """The training loss of the single-optimizer models: each model's own losses(), as its training_step uses it."""
+    if name in ("classifier", "ssvae", "siamese_vae"):
+        extra = {} if name == "classifier" else {"sample": True}
+        return module.losses(batch[0], batch[1], **extra)["loss"]
     if name == "siamese_comparator":
-        from facevae.models.losses import auxiliary_loss, comparator_loss
-
-        a, b, same, la, lb = batch
-        fa, fb = module.embed(a), module.embed(b)
-        loss = comparator_loss(module.compare(fa, fb), same, module.label_smoothing).mean()
-        if module.aux_head is not None:
-            loss = loss + module.aux_weight * auxiliary_loss(module.aux_head(fa), la, module.aux_head(fb), lb).mean()
-        return loss
+        return module.losses(*batch)["loss"]
     raise ValueError(name)
 
 

@@ -123,13 +123,18 @@ class Classifier(FaceModule):
         scores = self.predict_logits(x, logits)
         return {"features": h, "pred": scores.argmax(1), "scores": scores}
 
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The §2.1 training loss (batch mean); `logits` rides along for the accuracy log."""
+        logits = self(x)
+        ce = cross_entropy_loss(logits, y, self.label_smoothing).mean()
+        return {"loss": ce, "ce": ce, "logits": logits}
+
     def training_step(self, batch, batch_idx):
         x, y, _, _ = batch
-        logits = self(x)
-        loss = cross_entropy_loss(logits, y, self.label_smoothing).mean()
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(x))
-        self.log("train/acc", (logits.argmax(1) == y).float().mean(), batch_size=len(x))
-        return loss
+        out = self.losses(x, y)
+        self.log("train/loss", out["loss"], prog_bar=True, batch_size=len(x))
+        self.log("train/acc", (out["logits"].argmax(1) == y).float().mean(), batch_size=len(x))
+        return out["loss"]
 
     def _evaluate(self, batch, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         x, y, _, _ = batch

@@ -110,18 +110,25 @@ class SiameseComparator(FaceModule):
         return torch.sigmoid(self(a, b))
 
     # -- training ----------------------------------------------------------------------------------
-    def training_step(self, batch, batch_idx):
-        a, b, same, label_a, label_b = batch
+    def losses(self, a: torch.Tensor, b: torch.Tensor, same: torch.Tensor, label_a: torch.Tensor,
+               label_b: torch.Tensor) -> dict[str, torch.Tensor]:
+        """§3.1's pair loss (+ the auxiliary emotion term when the head exists), batch means."""
         fa, fb = self.embed(a), self.embed(b)
-        bce = comparator_loss(self.compare(fa, fb), same, self.label_smoothing).mean()
-        loss = bce
+        out = {"bce": comparator_loss(self.compare(fa, fb), same, self.label_smoothing).mean()}
+        out["loss"] = out["bce"]
         if self.aux_head is not None:
-            aux = auxiliary_loss(self.aux_head(fa), label_a, self.aux_head(fb), label_b).mean()
-            loss = bce + self.aux_weight * aux
-            self.log("train/aux", aux, batch_size=len(a))
-        self.log("train/bce", bce, batch_size=len(a))
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(a))
-        return loss
+            out["aux"] = auxiliary_loss(self.aux_head(fa), label_a, self.aux_head(fb), label_b).mean()
+            out["loss"] = out["bce"] + self.aux_weight * out["aux"]
+        return out
+
+    def training_step(self, batch, batch_idx):
+        out = self.losses(*batch)
+        n = len(batch[0])
+        if "aux" in out:
+            self.log("train/aux", out["aux"], batch_size=n)
+        self.log("train/bce", out["bce"], batch_size=n)
+        self.log("train/loss", out["loss"], prog_bar=True, batch_size=n)
+        return out["loss"]
 
     def _evaluate(self, batch, stage: str, acc: BinaryAccuracy, auroc: BinaryAUROC):
         a, b, same, _, _ = batch
