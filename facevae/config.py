@@ -85,7 +85,7 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"config error: data={cfg.data.name} needs data.root=<folder of the dataset>")
     _check_crop(cfg.data)
     style = (cfg.data.get("synth") or {}).get("style", "drawn")
-    if cfg.data.get("source") == "synth" and style not in ("drawn", "shaded"):
+    if cfg.data.get("source") == "synth" and style not in ("drawn", "shaded"):  # shading.STYLES (cv2-free here)
         raise ConfigError(f"config error at 'data.synth.style': {style!r} is unknown; use drawn or shaded")
     model = cfg.model
     if cfg.loss.name not in model.valid_losses:

@@ -15,7 +15,8 @@ import numpy as np
 
 from facevae.data.synth.action_units import apply_action_units, as_au_dict
 from facevae.data.synth.identity import EYE_Y, neutral_landmarks
-from facevae.data.synth.shading import SHADED_GAINS, apply_shading, crease_texture, expose, is_shaded, pose, shading_map, skin_texture
+from facevae.data.synth.shading import (SHADED_GAINS, apply_shading, crease_texture, expose, is_shaded, pose, shading_map,
+                                        skin_texture)
 
 BASE_SCALE = 1.25  # canonical units -> pixels at nuisance scale 1 (brow-to-chin ~ 220 px)
 _SHIFT = 4  # cv2 sub-pixel bits: drawing coordinates are multiples of 1/16 px
