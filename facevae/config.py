@@ -84,9 +84,6 @@ def validate(cfg: DictConfig) -> None:
     if cfg.data.get("source") in ("ckplus", "folder") and not cfg.data.get("root"):
         raise ConfigError(f"config error: data={cfg.data.name} needs data.root=<folder of the dataset>")
     _check_crop(cfg.data)
-    style = (cfg.data.get("synth") or {}).get("style", "drawn")
-    if cfg.data.get("source") == "synth" and style not in ("drawn", "shaded"):  # shading.STYLES (cv2-free here)
-        raise ConfigError(f"config error at 'data.synth.style': {style!r} is unknown; use drawn or shaded")
     model = cfg.model
     if cfg.loss.name not in model.valid_losses:
         raise ConfigError(
@@ -106,7 +103,8 @@ def validate(cfg: DictConfig) -> None:
 
 def _check_crop(data: DictConfig) -> None:
     """data.crop: a method or a fallback list of haar, landmarks, dlib, aligned, none; landmarks only for CK+
-    layouts (dlib finds the same 68 points in photos)."""
+    layouts (dlib finds the same 68 points in photos); data.synth.style: drawn or shaded. Also run on the data
+    config a checkpoint stores (facevae.checkpoint)."""
     crop = data.get("crop", "none")
     chain = [crop] if isinstance(crop, str) else list(crop)
     unknown = [m for m in chain if m not in ("haar", "landmarks", "dlib", "aligned", "none")]
@@ -115,6 +113,9 @@ def _check_crop(data: DictConfig) -> None:
                           "use haar, landmarks, dlib, aligned, none or a fallback list like [haar, landmarks]")
     if data.get("dlib_detector", "hog") not in ("hog", "mmod"):
         raise ConfigError(f"config error at 'data.dlib_detector': {data.dlib_detector!r}; use hog or mmod")
+    style = (data.get("synth") or {}).get("style", "drawn")
+    if data.get("source") == "synth" and style not in ("drawn", "shaded"):  # shading.STYLES (cv2-free here)
+        raise ConfigError(f"config error at 'data.synth.style': {style!r} is unknown; use drawn or shaded")
     if data.get("source") in ("fer2013", "folder", "london") and "landmarks" in chain:
         raise ConfigError(f"config error at 'data.crop': data.source={data.source} has no landmarks; "
                           "use dlib (its own 68 points), aligned, haar, none or [dlib, haar, none]")
