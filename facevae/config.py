@@ -39,6 +39,7 @@ class ArchSchema:
     encoder: str = "C8-C32-C64-F256-F100"
     decoder: str = "F8192-TC18,3,2-TC12,3,2-TC6,3,2-TC1,3,1"
     map_decoder: typing.Optional[str] = "TC32,4,2-TC16,4,2-TC8,4,2-UC1,3,1"  # from a style map (β-VAE, issue 14)
+    flow_decoder: typing.Optional[str] = "TC32,4,2-UC2,3,1"  # the β-VAE's warp editor (edit_mode=warp, issue 14)
     classifier: str = "C8-C32-F256-F100-D0.5-D7"
     discriminator: str = "F256-F256"  # §2.3 latent discriminator (the paper gives no layers)
     comparator: str = "C8-C32-F256-F100"  # §2.2 siamese tower (the paper gives no layers)
@@ -97,6 +98,9 @@ def validate(cfg: DictConfig) -> None:
     if float(cfg.loss.get("xl", 0) or 0) > 0 and not cfg.data.get("partners", False):
         raise ConfigError(f"config error at 'loss.xl': {cfg.loss.xl} needs pairs of one person's faces in each "
                           "batch; add data.partners=true (or set loss.xl=0)")
+    if cfg.data.get("partners", False) and int(cfg.data.batch_size) % 2:
+        raise ConfigError(f"config error at 'data.batch_size': {cfg.data.batch_size} is odd, and data.partners "
+                          "fills batches with pairs; use an even batch size")
     _check_target("trainer", cfg.trainer)
     _check_model_files(cfg.model)
 

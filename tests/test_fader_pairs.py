@@ -8,7 +8,8 @@ import torch
 from facevae.config import ConfigError, validate
 from facevae.data.cache import PreparedData
 from facevae.data.datamodule import FaceDataset, PairedShuffle, augment_batch
-from facevae.models.fader import Fader, partner_index
+from facevae.models.editing import partner_index
+from facevae.models.fader import Fader
 from facevae.models.losses import l2_reconstruction
 
 from .conftest import compose_config
@@ -40,18 +41,18 @@ def test_style_map_latent_shapes_and_what_the_discriminator_reads():
     assert (model.decode(z2, y) - model.decode(z, y)).abs().mean() > 1e-4
 
 
-def test_partner_index_finds_same_subject_other_label():
-    y = torch.tensor([0, 1, 0, 1, 0])
-    subjects = torch.tensor([7, 7, 8, 9, 9])
+def test_partner_index_reads_the_batch_as_pairs():
+    y = torch.tensor([0, 1, 0, 0, 1, 0, 2])
+    subjects = torch.tensor([7, 7, 8, 8, 9, 4, 4])  # (8, 8): an image paired with itself; (9 | 4): cut mid-pair
     j, has = partner_index(y, subjects)
-    assert has.tolist() == [True, True, False, True, True]
-    assert j[has].tolist() == [1, 0, 4, 3]
+    assert j.tolist() == [1, 0, 3, 2, 5, 4, 6]
+    assert has.tolist() == [True, True, False, False, False, False, False]
 
 
 def test_xl_is_the_partners_cross_reconstruction():
     model = make().eval()
     x = torch.rand(4, 1, 128, 128)
-    y, subjects = torch.tensor([0, 1, 0, 0]), torch.tensor([3, 3, 5, 5])  # one pair; subject 5 has no partner
+    y, subjects = torch.tensor([0, 1, 0, 0]), torch.tensor([3, 3, 5, 5])  # one pair; subject 5's image is alone
     out = model.losses(x, y, subjects=subjects)
     z = model.encode(x)
     crossed = model.decode(z[:2], torch.tensor([1, 0]))  # subject 3's codes with each other's emotion
@@ -60,28 +61,25 @@ def test_xl_is_the_partners_cross_reconstruction():
     assert model.losses(x, y)["xl"].item() == 0.0  # no subjects: no pairs
 
 
-def dataset(subjects, labels) -> FaceDataset:
+def dataset(subjects, labels, sequences=None) -> FaceDataset:
     n = len(labels)
     data = PreparedData(images=np.zeros((n, 4, 4), np.uint8), labels=np.asarray(labels, np.int64),
-                        subjects=np.asarray(subjects, np.int64), sequences=np.array(["s"] * n),
+                        subjects=np.asarray(subjects, np.int64),
+                        sequences=np.array(sequences or [f"p{i}" for i in range(n)]),
                         frames=np.zeros(n, np.int64), factors=np.zeros((n, 0), np.float32), manifest={})
     return FaceDataset(data, np.arange(n))
 
 
 def test_paired_shuffle_follows_each_image_with_a_partner_and_repeats_per_epoch():
-    ds = dataset([0, 0, 0, 1, 1, 2], [0, 1, 2, 0, 1, 0])  # subject 2 has no partner
+    ds = dataset([0, 0, 0, 1, 1, 2], [0, 1, 2, 0, 1, 0])  # one photo a sequence (London); subject 2 is alone
     sampler = PairedShuffle(ds, seed=3)
     order = list(sampler)
-    assert len(order) == len(sampler) == 5 * 2 + 1
-    pos = 0
-    while pos < len(order):
-        i = order[pos]
-        if i == 5:  # alone
-            pos += 1
-            continue
-        j = order[pos + 1]
-        assert ds.subjects[i] == ds.subjects[j] and ds.labels[i] != ds.labels[j]
-        pos += 2
+    assert len(order) == len(sampler) == 2 * 6
+    for i, j in zip(order[::2], order[1::2]):
+        if i == 5:
+            assert j == 5  # no partner: paired with itself, so batches stay pairs
+        else:
+            assert ds.subjects[i] == ds.subjects[j] and ds.labels[i] != ds.labels[j]
     assert sorted(set(order)) == list(range(6))
     sampler.set_epoch(1)
     first = list(sampler)
@@ -89,6 +87,17 @@ def test_paired_shuffle_follows_each_image_with_a_partner_and_repeats_per_epoch(
     assert list(sampler) == first  # (seed, epoch) alone decide the order
     sampler.set_epoch(2)
     assert list(sampler) != first
+
+
+def test_paired_shuffle_pairs_frames_of_one_sequence():
+    """CK+: a neutral first frame's partner is an apex of its own sequence (pixel-aligned), never another's."""
+    ds = dataset([0, 0, 0, 0, 0], [0, 3, 0, 5, 5], sequences=["001", "001", "002", "002", "002"])
+    sampler = PairedShuffle(ds, seed=0)
+    for epoch in range(5):
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        for i, j in zip(order[::2], order[1::2]):
+            assert ds.sequences[i] == ds.sequences[j] and ds.labels[i] != ds.labels[j]
 
 
 def test_grouped_augmentation_moves_a_pair_together():
@@ -109,6 +118,8 @@ def test_xl_needs_partners_in_the_config(tmp_path):
     with pytest.raises(ConfigError, match=r"loss.xl.*data.partners=true"):
         validate(compose_config(args, tmp_path, tmp_path))
     validate(compose_config([*args, "data.partners=true"], tmp_path, tmp_path))
+    with pytest.raises(ConfigError, match=r"data.batch_size.*odd"):  # a batch must hold whole pairs
+        validate(compose_config([*args, "data.partners=true", "data.batch_size=15"], tmp_path, tmp_path))
 
 
 def test_fader_checkpoint_from_before_the_trunk_split_loads():

@@ -18,6 +18,15 @@ import torch
 EDIT_MODES = ("residual", "decode")
 
 
+def partner_index(y: torch.Tensor, subjects: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's partner in a data.partners batch, a list of pairs (rows 2k, 2k+1; PairedShuffle), and whether
+    it is one: the same subject with another label (an image paired with itself, or a batch cut mid-pair, is not).
+    XL, the cross-reconstruction of the β-VAE and the Fader, learns from these pairs."""
+    rows = torch.arange(len(y), device=y.device)
+    j = torch.where(rows ^ 1 < len(y), rows ^ 1, rows)
+    return j, (subjects[j] == subjects) & (y[j] != y)
+
+
 class ClassCodes:
     """Mixin for a LightningModule: running per-class mean codes, and the residual composition of edits."""
 

@@ -15,7 +15,7 @@ from .arch import build_network
 from . import backbone
 from .backbone import build_decoder, build_encoder, latent_map, map_decoder_input, split_encoder_keys
 from .base import FaceModule, adam
-from .editing import ClassCodes
+from .editing import ClassCodes, partner_index
 from .losses import adversarial_term, cross_reconstruction, l2_reconstruction, lample_adversarial_term, lample_dis_loss, p_bc, p_mc
 
 
@@ -43,12 +43,6 @@ class FaderLoss:
 def attention_composition(face: torch.Tensor, mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """A·face + (1 − A)·x: the drawn face only where the attention mask A says (GANimation, edit_mode=mask)."""
     return mask * face + (1 - mask) * x
-
-
-def partner_index(y: torch.Tensor, subjects: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each sample the first other sample of the batch with its subject and another label, and whether one exists."""
-    mask = (subjects[:, None] == subjects[None]) & (y[:, None] != y[None])
-    return mask.float().argmax(1), mask.any(1)
 
 
 class Fader(ClassCodes, FaceModule):

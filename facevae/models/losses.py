@@ -33,6 +33,12 @@ def classification_loss(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -(target * log_p + (1 - target) * log_not_p).sum(1)
 
 
+def cross_reconstruction_bce(logits: torch.Tensor, partner: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """XL (issue 14, beyond §2.4): RL of the face decoded from x_i's code with its partner x_j's emotion axes
+    against x_j (same person, other emotion): the decoder must draw the emotion from CL's axes."""
+    return reconstruction_loss(logits, partner, reduction)
+
+
 # -- §2.1 classifier ---------------------------------------------------------------------------------
 
 

@@ -14,8 +14,9 @@ from torchmetrics.classification import MulticlassAccuracy
 from . import backbone
 from .backbone import build_decoder, build_encoder, latent_map, map_decoder_input, split_encoder_keys
 from .base import FaceModule
-from .editing import ClassCodes
-from .losses import classification_loss, latent_loss, reconstruction_loss
+from .editing import EDIT_MODES, ClassCodes, partner_index
+from .warp import build_flow_decoder, displacement, multiscale_l1, warp
+from .losses import classification_loss, cross_reconstruction_bce, latent_loss, reconstruction_loss
 
 
 @dataclass
@@ -28,6 +29,9 @@ class SSVAELoss:
     beta: float = 2.0
     gamma: float = 10.0
     rl_reduction: str = "mean"  # RL over pixels: mean (Keras, the paper's framework) or sum (textbook ELBO)
+    # XL (not in the paper, issue 14): a face decoded from its partner's emotion axes (same person, other label;
+    # data.partners=true) must be the partner, so the decoder draws the emotion from CL's axes. 0 = off.
+    xl: float = 0.0
 
 
 class SSVAE(ClassCodes, FaceModule):
@@ -41,7 +45,7 @@ class SSVAE(ClassCodes, FaceModule):
     add only the decoder's change to the input (facevae.models.editing).
     """
 
-    loss_terms = ("rl", "ll", "cl")
+    loss_terms = ("rl", "ll", "cl", "xl")
     loss_schema = SSVAELoss
 
     def __init__(
@@ -77,9 +81,15 @@ class SSVAE(ClassCodes, FaceModule):
         self.decoder = build_decoder(arch, self.vector_dims, self.map_shape, self.image_shape)
         self.alpha, self.beta, self.gamma = float(loss["alpha"]), float(loss["beta"]), float(loss["gamma"])
         self.rl_reduction = loss.get("rl_reduction", "mean")
+        self.w_xl = float(loss.get("xl", 0.0))
         self.val_acc = MulticlassAccuracy(len(classes), average="micro")
         self.test_acc = MulticlassAccuracy(len(classes), average="micro")
-        self.init_class_codes(len(classes), self.n_axes, edit_mode)
+        self.init_class_codes(len(classes), self.n_axes, edit_mode, modes=(*EDIT_MODES, "warp"))
+        if edit_mode == "warp":
+            if not style_map:
+                raise ValueError("model.edit_mode=warp needs model.style_map > 0: the flow is read from the style map")
+            self.flow_decoder = build_flow_decoder(arch.get("flow_decoder"), self.n_axes, self.map_shape,
+                                                   arch["pool_stride"])
 
     # -- the model ---------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,8 +160,17 @@ class SSVAE(ClassCodes, FaceModule):
         moved = mu.clone()
         total = weights.sum(1, keepdim=True)
         moved[:, : self.n_axes] = mu[:, : self.n_axes] * (1 - total) + weights @ self.edit_goals().to(mu)
+        if self.edit_mode == "warp":
+            return self.warp_toward(x.expand(len(mu), -1, -1, -1), mu, moved[:, : self.n_axes])
         edited = self.decode(moved)
         return self.compose(x, edited, self.decode(mu)) if self.edit_mode == "residual" else edited
+
+    def warp_toward(self, x: torch.Tensor, mu: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
+        """edit_mode=warp (facevae.models.warp): x moved by F(m, a') − F(m, a), m and a from x's code mu."""
+        style = latent_map(mu, self.vector_dims, self.map_shape)
+        own = mu[:, : self.n_axes]
+        flow = displacement(self.flow_decoder, style, axes) - displacement(self.flow_decoder, style, own)
+        return warp(x, flow)
 
     def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
              source: torch.Tensor | None = None) -> torch.Tensor:
@@ -178,8 +197,10 @@ class SSVAE(ClassCodes, FaceModule):
         return torch.stack(faces)
 
     # -- losses ------------------------------------------------------------------------------------
-    def losses(self, x: torch.Tensor, y: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
-        """Batch means of RL, LL, CL and the weighted total; z is sampled when `sample` (training)."""
+    def losses(self, x: torch.Tensor, y: torch.Tensor, sample: bool,
+               subjects: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Batch means of RL, LL, CL, XL (0 without `subjects` or pairs) and the weighted total; z is sampled
+        when `sample` (training)."""
         mu, logvar = self.encode(x)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
         logits = self.decode_logits(z)
@@ -187,14 +208,27 @@ class SSVAE(ClassCodes, FaceModule):
             "rl": reconstruction_loss(logits, x, self.rl_reduction).mean(),
             "ll": latent_loss(mu, logvar).mean(),
             "cl": classification_loss(z[:, : self.n_axes], self.label_vectors(y)).mean(),
+            "xl": torch.zeros((), device=x.device),
         }
-        terms["loss"] = self.alpha * terms["rl"] + self.beta * terms["ll"] + self.gamma * terms["cl"]
+        if self.w_xl > 0 and subjects is not None:
+            j, has = partner_index(y, subjects)
+            if has.any() and self.edit_mode == "warp":
+                # x_i warped toward x_j's axes must be x_j; the flow decoder learns on the VAE's code, not into it
+                moved = self.warp_toward(x[has], mu[has].detach(), mu[j[has], : self.n_axes].detach())
+                terms["xl"] = multiscale_l1(moved, x[j[has]]).mean()
+            elif has.any():
+                # x_i's code with x_j's emotion axes must decode to x_j: the rest of the code keeps the person
+                crossed = z[has].clone()
+                crossed[:, : self.n_axes] = z[j[has], : self.n_axes]
+                terms["xl"] = cross_reconstruction_bce(self.decode_logits(crossed), x[j[has]], self.rl_reduction).mean()
+        terms["loss"] = (self.alpha * terms["rl"] + self.beta * terms["ll"] + self.gamma * terms["cl"]
+                         + self.w_xl * terms["xl"])
         terms["mu"], terms["logits"] = mu, logits
         return terms
 
     def training_step(self, batch, batch_idx):
-        x, y, _, _ = batch
-        out = self.losses(x, y, sample=True)
+        x, y, subjects, _ = batch
+        out = self.losses(x, y, sample=True, subjects=subjects)
         self.track_codes(out["mu"][:, : self.n_axes], y)
         self.log_dict({f"train/{k}": out[k] for k in self.loss_terms}, batch_size=len(x))
         self.log("train/loss", out["loss"], prog_bar=True, batch_size=len(x))
