@@ -29,8 +29,8 @@ class SSVAELoss:
     beta: float = 2.0
     gamma: float = 10.0
     rl_reduction: str = "mean"  # RL over pixels: mean (Keras, the paper's framework) or sum (textbook ELBO)
-    # XL (not in the paper, issue 14): a face decoded from its partner's emotion axes (same person, other label;
-    # data.partners=true) must be the partner, so the decoder draws the emotion from CL's axes. 0 = off.
+    # XL (not in the paper, issue 14): a face decoded (or, under edit_mode=warp, warped) toward its partner's emotion
+    # axes must be the partner: a frame of the same CK+ sequence (data.partners=true). 0 = off.
     xl: float = 0.0
 
 
@@ -42,7 +42,8 @@ class SSVAE(ClassCodes, FaceModule):
     'zero' encodes neutral as the all-zero label vector (§1.1 "zero-label"), so neutral faces should
     sit near the origin and are predicted when no emotion axis exceeds `neutral_threshold`.
     Edits move the emotion axes to the target class's mean training code and, under edit_mode=residual,
-    add only the decoder's change to the input (facevae.models.editing).
+    add only the decoder's change to the input (facevae.models.editing); under edit_mode=warp a flow decoder
+    moves the input's own pixels instead (facevae.models.warp).
     """
 
     loss_terms = ("rl", "ll", "cl", "xl")
