@@ -106,18 +106,22 @@ class PairedShuffle(EpochShuffle):
         for i in super().__iter__():
             yield i
             options = self.partners[i]
-            pick = torch.randint(len(options), (1,), generator=self.generator).item() if len(options) else None
-            yield i if pick is None else int(options[pick])
+            if len(options):
+                yield int(options[torch.randint(len(options), (1,), generator=self.generator).item()])
+            else:
+                yield i
 
 
 def partner_lists(subjects: np.ndarray, sequences: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
     """For each image the positions of its partners: same subject and sequence with another label, or, where
     the sequence has none, same subject with another label (PairedShuffle)."""
-    out = []
-    for s, q, y in zip(subjects, sequences, labels):
-        other = (subjects == s) & (labels != y)
-        same_sequence = other & (sequences == q)
-        out.append(np.flatnonzero(same_sequence if same_sequence.any() else other))
+    out: list[np.ndarray] = [np.empty(0, np.int64)] * len(labels)
+    for s in np.unique(subjects):  # one subject at a time: linear in the data, not quadratic
+        own = np.flatnonzero(subjects == s)
+        for i in own:
+            other = own[labels[own] != labels[i]]
+            same_sequence = other[sequences[other] == sequences[i]]
+            out[i] = same_sequence if len(same_sequence) else other
     return out
 
 

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .arch import build_network
+from .backbone import map_decoder_input
 
 MAX_SHIFT = 0.15  # largest displacement, as a fraction of the half-side (about 10 pixels at 128x128)
 SCALES = (1, 2, 4, 8)  # average-pool sizes the warp's XL compares at
@@ -42,8 +43,7 @@ def build_flow_decoder(spec: str, n_axes: int, map_shape: tuple[int, ...], pool_
 
 def displacement(flow_decoder: nn.Module, style: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
     """F(m, a): N × 2 × h × w displacement in grid units (tanh-bounded by MAX_SHIFT)."""
-    tiled = axes[:, :, None, None].expand(-1, -1, *style.shape[2:])
-    return MAX_SHIFT * torch.tanh(flow_decoder(torch.cat([style, tiled], 1)))
+    return MAX_SHIFT * torch.tanh(flow_decoder(map_decoder_input(axes, style)))
 
 
 def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
