@@ -5,7 +5,7 @@ with ``torch.load(weights_only=True)`` (tensors and primitives only; anything el
 one line). The run config facevae stores in it is never handed to Hydra's ``instantiate``: its
 sections are checked as plain values (no ``_target_`` below the model and data sections, no
 interpolations), the model must be one facevae names in ``conf/model/`` and the DataModule one it
-names in ``conf/data/`` or a model's ``datamodule_target``; then every value is type-checked
+names in ``conf/data/`` (with ``data.pairs``: the §2.2 PairDataModule); then every value is type-checked
 against the constructor it will be passed to. Where data lives and where runs write (``paths.*``,
 ``data.cache_dir``, the synthetic tree's ``data.root``) always comes from the local config, never
 from the checkpoint, so a checkpoint cannot steer a write or a delete.
@@ -21,13 +21,15 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .config import (ArchSchema, ConfigError, EvalSchema, _check_crop, _check_folds, _check_loss, _check_target,
-                     _first_line)
+from .config import (ArchSchema, ConfigError, EvalSchema, PairsSchema, _check_crop, _check_folds, _check_loss,
+                     _check_pairs, _check_target, _first_line)
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 # The sections of a stored config a checkpoint may bring; the rest (paths, trainer, callbacks,
 # logger, hydra, ckpt_path) is the local machine's business.
 STORED_SECTIONS = ("seed", "data", "model", "loss", "arch", "eval")
+# The siamese models' model.* keys before the pair options moved to data.pairs (issue 17): read from old checkpoints.
+LEGACY_PAIR_KEYS = tuple(PairsSchema.__dataclass_fields__)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 
 
@@ -43,8 +45,8 @@ def known_models() -> dict[str, dict]:
 
 @lru_cache(maxsize=1)
 def known_datamodules() -> frozenset[str]:
-    """The DataModule classes a data config may name: the targets of facevae's conf/data/*.yaml (a model's
-    own DataModule, like the siamese pairs, is chosen by the model class, never by stored data)."""
+    """The DataModule classes a data config may name: the targets of facevae's conf/data/*.yaml (the §2.2
+    pairs' PairDataModule is chosen by data.pairs, never by a stored class name)."""
     targets = {"facevae.data.datamodule.FaceDataModule"}
     for f in (CONF_DIR / "data").glob("*.yaml"):
         target = OmegaConf.load(f).get("_target_")
@@ -105,6 +107,9 @@ def run_config(ckpt: dict, path: str | Path, local: DictConfig | None = None) ->
                           f"names ({', '.join(known_models())}); refusing to build it")
     model.update({k: v for k, v in own.items() if k in ("_target_", "name", "valid_losses", "monitor", "monitor_mode")})
     data = dict(stored["data"])
+    legacy = {k: model.pop(k) for k in LEGACY_PAIR_KEYS if k in model}
+    if legacy and not data.get("pairs"):  # a siamese run saved before data.pairs held its pair options in model.*
+        data["pairs"] = legacy
     if data.get("_target_") not in known_datamodules():
         raise ConfigError(f"{path}: stored data._target_ {data.get('_target_')!r} is not a DataModule facevae names; "
                           "refusing to build it")
@@ -133,11 +138,12 @@ def check_run_config(run: DictConfig, path: str | Path) -> None:
             OmegaConf.merge(OmegaConf.structured(EvalSchema), run.eval)
         if "seed" in run and not isinstance(run.seed, int):
             raise ConfigError(f"config error at 'seed': expected int, got {run.seed!r}")
-        _check_target("data", run.data, ignore=("synth",))
+        _check_target("data", run.data, ignore=("synth", "pairs"))
         _check_crop(run.data)  # the same data checks train.py runs, so a stored value is no looser
         _check_folds(run.data)
         model_cls = _check_target("model", run.model, ignore=("name", "valid_losses", "monitor", "monitor_mode"))
         _check_loss(run.loss, getattr(model_cls, "loss_schema", None))
+        _check_pairs(run.data, model_cls, str(run.model.name))
     except ConfigError as exc:
         raise ConfigError(f"{path}: stored {exc}; refusing this checkpoint") from None
     except OmegaConfBaseException as exc:

@@ -24,12 +24,54 @@ class ConfigError(ValueError):
     """A config problem, stated in one line with the key, the problem and the fix."""
 
 
+# data.source: every source facevae reads, in one table that these checks and preparation
+# (facevae.data.datamodule) both read (issue 17: a table instead of if/elif chains on the source's name).
+# "ckplus": CK+'s layout on disk (cohn-kanade-images/, Emotion/, Landmarks/), frames selected by ckplus.py and
+# cropped in worker processes by prepare.py; the synthetic CK+ is written in that layout. "images": an in-memory
+# reader (fer2013.py, folder.py; london.py ships a folder) returning RawImages, cropped by prepare_images.py.
+# Both end in facevae.data.records.assemble, the one builder of the cache's arrays and manifest.
+@dataclass(frozen=True)
+class DataSource:
+    kind: str  # "ckplus" | "images" (above)
+    path_key: str  # the data.* key that names the file or folder read
+    required: bool  # the user must give it (False: generated, or shipped in the package)
+    what: str  # what that file or folder is, for the one-line error when it is missing
+
+
+SOURCES: dict[str, DataSource] = {
+    "synth": DataSource("ckplus", "root", False, "folder of the synthetic CK+ (generated when absent)"),
+    "ckplus": DataSource("ckplus", "root", True, "folder holding cohn-kanade-images/"),
+    "fer2013": DataSource("images", "csv", True, "path to fer2013.csv"),
+    "folder": DataSource("images", "root", True, "folder of the class folders"),
+    "london": DataSource("images", "root", False, "London set folder (default: the copy shipped in the package)"),
+}
+
+
+def source_of(name: str) -> DataSource:
+    """The table's row for data.source, or one line listing the known sources."""
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise ValueError(f"data.source={name!r} is not known; use {', '.join(SOURCES)}") from None
+
+
 @dataclass
 class PathsSchema:
     root_dir: str = "."
     data_dir: str = "data"
     cache_dir: str = "data/cache"
     output_dir: str = "outputs"
+
+
+@dataclass
+class PairsSchema:
+    """data.pairs (conf/pairs/*.yaml): §2.2's pairs, what facevae.data.pairs.PairDataModule draws."""
+
+    p_same: float = 0.5  # share of same-emotion partners (1.0: ImgB of the siamese VAE)
+    pair_subjects: str = "cross"  # cross: the two faces are always different subjects | any
+    p_avg: float = 0.0  # training only: share of partners that are the mean of avg_size same-emotion faces
+    avg_size: int = 8
+    eval_pairs_per_image: int = 1  # val/test pairs per image
 
 
 @dataclass
@@ -80,10 +122,7 @@ def validate(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"config error: '{missing[0]}' has no value; set it on the command line, e.g. {missing[0]}=...")
-    if cfg.data.get("source") == "fer2013" and not cfg.data.get("csv"):
-        raise ConfigError("config error: data=fer2013 needs data.csv=<path to fer2013.csv>")
-    if cfg.data.get("source") in ("ckplus", "folder") and not cfg.data.get("root"):
-        raise ConfigError(f"config error: data={cfg.data.name} needs data.root=<folder of the dataset>")
+    _check_source(cfg.data)
     _check_crop(cfg.data)
     model = cfg.model
     if cfg.loss.name not in model.valid_losses:
@@ -91,10 +130,11 @@ def validate(cfg: DictConfig) -> None:
             f"model={model.name} does not take loss={cfg.loss.name}; valid: "
             + ", ".join(f"loss={l}" for l in model.valid_losses)
         )
-    _check_target("data", cfg.data, ignore=("synth",))
+    _check_target("data", cfg.data, ignore=("synth", "pairs"))
     _check_folds(cfg.data)
     model_cls = _check_target("model", cfg.model, ignore=MODEL_META_KEYS)
     _check_loss(cfg.loss, getattr(model_cls, "loss_schema", None))
+    _check_pairs(cfg.data, model_cls, str(model.name))
     if float(cfg.loss.get("xl", 0) or 0) > 0 and not cfg.data.get("partners", False):
         raise ConfigError(f"config error at 'loss.xl': {cfg.loss.xl} needs pairs of one person's faces in each "
                           "batch; add data.partners=true (or set loss.xl=0)")
@@ -103,6 +143,35 @@ def validate(cfg: DictConfig) -> None:
                           "fills batches with pairs; use an even batch size")
     _check_target("trainer", cfg.trainer)
     _check_model_files(cfg.model)
+
+
+def _check_source(data: DictConfig) -> None:
+    """data.source is one of facevae.data.sources.SOURCES, and the file or folder it needs is given."""
+    source = SOURCES.get(data.get("source", ""))
+    if source is None:
+        raise ConfigError(f"config error at 'data.source': {data.get('source')!r} is not known; use "
+                          f"{', '.join(SOURCES)}")
+    if source.required and not data.get(source.path_key):
+        raise ConfigError(f"config error: data={data.name} needs data.{source.path_key}=<{source.what}>")
+
+
+def _check_pairs(data: DictConfig, model_cls: type, model_name: str) -> None:
+    """data.pairs: present exactly when the model trains on §2.2's pairs, and of PairsSchema's keys and types."""
+    pairs = data.get("pairs")
+    if getattr(model_cls, "trains_on_pairs", False) and not pairs:
+        raise ConfigError(f"config error at 'data.pairs': model={model_name} trains on §2.2's pairs; add "
+                          "pairs=emotion (the comparator's) or pairs=imgb (the siamese VAE's)")
+    if pairs and not getattr(model_cls, "trains_on_pairs", False):
+        raise ConfigError(f"config error at 'data.pairs': model={model_name} trains on single faces, not pairs; "
+                          "drop the pairs=... override (~pairs removes a default)")
+    if pairs:
+        try:
+            OmegaConf.merge(OmegaConf.structured(PairsSchema), pairs)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"config error at 'data.pairs.{getattr(exc, 'key', '') or ''}': {_first_line(exc)}; "
+                              "keys: p_same, pair_subjects, p_avg, avg_size, eval_pairs_per_image") from None
+        if pairs.get("pair_subjects", "cross") not in ("cross", "any"):
+            raise ConfigError(f"config error at 'data.pairs.pair_subjects': {pairs.pair_subjects!r}; use cross or any")
 
 
 def _check_crop(data: DictConfig) -> None:
@@ -120,7 +189,7 @@ def _check_crop(data: DictConfig) -> None:
     style = (data.get("synth") or {}).get("style", "drawn")
     if data.get("source") == "synth" and style not in ("drawn", "shaded"):  # shading.STYLES (cv2-free here)
         raise ConfigError(f"config error at 'data.synth.style': {style!r} is unknown; use drawn or shaded")
-    if data.get("source") in ("fer2013", "folder", "london") and "landmarks" in chain:
+    if data.get("source") in SOURCES and SOURCES[data.source].kind != "ckplus" and "landmarks" in chain:
         raise ConfigError(f"config error at 'data.crop': data.source={data.source} has no landmarks; "
                           "use dlib (its own 68 points), aligned, haar, none or [dlib, haar, none]")
 

@@ -26,19 +26,18 @@ warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).
 def build_datamodule(cfg: DictConfig):
     """The configured LightningDataModule (not yet prepared).
 
-    A model class may name the DataModule it needs in `datamodule_target` (the siamese comparator
-    trains on pairs); the data config's keys then go to that class instead. Built by calling the
-    class with plain values: nothing nested in the config is instantiated.
+    With `data.pairs` (pairs=emotion | imgb: §2.2's pairs, conf/pairs/), the data's loaders yield pairs:
+    facevae.data.pairs.PairDataModule over the same source and splits. Built by calling the class with
+    plain values: nothing nested in the config is instantiated.
     """
-    model_cls = import_target(cfg.model._target_)
     data = OmegaConf.to_container(cfg.data, resolve=True)
     target = data.pop("_target_")
-    pair_target = getattr(model_cls, "datamodule_target", None)
-    if not pair_target:
+    pairs = data.pop("pairs", None)
+    if not pairs:
         return import_target(target)(**data)
-    # The model's pair options (model.p_same, ...) configure its DataModule too.
-    extra = {k: cfg.model[k] for k in getattr(model_cls, "datamodule_keys", ()) if k in cfg.model}
-    return import_target(pair_target)(**data, pair_seed=cfg.seed, **extra)
+    from .data.pairs import PairDataModule
+
+    return PairDataModule(**data, pairs=pairs, pair_seed=cfg.seed)
 
 
 def build_model(cfg: DictConfig, classes: list[str]):
@@ -159,17 +158,15 @@ def _strategy(cfg: DictConfig, model) -> str:
 
 def test_and_score(trainer: pl.Trainer, model, datamodule, out_dir: Path, cfg: DictConfig,
              ckpt_path: str | None = None) -> tuple[dict, list, dict]:
-    """Test metrics, the model's figures and the evaluation suite; returns (metrics, claims, notes)."""
+    """Test metrics (Lightning's test loop), then the evaluation suite, which collects the test split once
+    and draws every figure from that collection; returns (metrics, claims, notes)."""
     from .evaluation.suite import run_suite, summarise_claims
 
     results = trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False, weights_only=True)
     metrics = {k: float(v) for k, v in results[0].items()}
     if trainer.global_rank != 0:  # the test metrics are synced; figures and the suite are rank 0's
         return metrics, [], {}
-    figures_dir = out_dir / "figures"
-    numbers, _ = model_figures(model, datamodule, figures_dir)
-    metrics.update(numbers)
-    _data_figures(datamodule, figures_dir)
+    _data_figures(datamodule, out_dir / "figures")
     suite, claims, notes = run_suite(model, datamodule, out_dir, seed=cfg.seed, model_name=cfg.model.name,
                                      use_judge=cfg.eval.judge, disentangle=cfg.eval.disentanglement,
                                      progress=cfg.data.get("progress", False))
@@ -194,11 +191,6 @@ def finish(out_dir: Path, cfg: DictConfig, metrics: dict, claims: list, notes: d
     pairs = pairs_table(metrics)  # data=london: the paired real-photo table ends the run, as in report.md
     if pairs:
         print("\nPaired real photos: neutral edited to happiness vs the same person's real smile\n" + "\n".join(pairs))
-
-
-def model_figures(model, datamodule, figures_dir: Path) -> tuple[dict[str, float], list[Path]]:
-    """The figures of the model's section of the paper, drawn from the test split."""
-    return model.make_figures(datamodule.test_dataloader(), datamodule.classes, figures_dir)
 
 
 def _data_figures(datamodule, figures_dir: Path) -> None:

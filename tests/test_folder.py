@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from facevae.data.ckplus import LayoutError
-from facevae.data.folder import ALIAS_OPTION, RawImages, read_folder
+from facevae.data.folder import ALIAS_OPTION, read_folder
+from facevae.data.records import RawImages
 from facevae.data.labels import CKPLUS_CODES, PAPER_CLASSES
 
 ALL = list(CKPLUS_CODES.values())

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import facevae.run as run
+from omegaconf import OmegaConf
 from facevae.config import ConfigError
 from facevae.data.pairs import PairDataModule, sample_pairs
 from facevae.models.losses import auxiliary_loss, comparator_loss, siamese_loss
@@ -53,7 +54,7 @@ def test_cross_subject_pairs_never_share_a_subject_and_any_does():
 @pytest.fixture(scope="module")
 def pair_dm(tmp_path_factory, data_dir):
     cfg = compose_config(["model=siamese_comparator", "debug=smoke", "data.progress=false",
-                          "model.pair_subjects=any"], tmp_path_factory.mktemp("pdm"), data_dir)
+                          "data.pairs.pair_subjects=any"], tmp_path_factory.mktemp("pdm"), data_dir)
     dm = run.build_datamodule(cfg)
     assert isinstance(dm, PairDataModule)
     dm.prepare_data()
@@ -204,3 +205,42 @@ def test_paper_arch_one_step_for_both(tmp_path, comparator_run):
         if model_name == "siamese_comparator":
             assert sum(p.numel() for p in model.tower.parameters()) > 134_000_000  # F256 on 128·128·32
         del model, opt
+
+
+# -- §2.2's pairs are a data option (issue 17) ---------------------------------------------------------
+def test_pairs_are_data_the_siamese_models_select(tmp_path):
+    from facevae.config import validate
+
+    comp = compose_config(["model=siamese_comparator"], tmp_path, tmp_path)
+    vae = compose_config(["model=siamese_vae", "model.comparator_ckpt=x"], tmp_path, tmp_path)
+    assert comp.data.pairs.p_same == 0.5 and comp.data.pairs.eval_pairs_per_image == 4
+    assert vae.data.pairs.p_same == 1.0 and vae.data.pairs.p_avg == 0.0  # ImgB: same emotion, another subject
+    assert compose_config([], tmp_path, tmp_path).data.pairs is None
+    assert compose_config(["model=siamese_comparator", "pairs=imgb"], tmp_path, tmp_path).data.pairs.p_same == 1.0
+    assert "p_same" not in comp.model  # the model config holds the model, the data config the data
+    for overrides, words in ((["model=siamese_comparator", "~pairs"], "pairs=emotion"),
+                             (["pairs=emotion"], "single faces"),
+                             (["model=siamese_comparator", "data.pairs.p_same=often"], "data.pairs"),
+                             (["model=siamese_comparator", "data.pairs.pair_subjects=same"], "cross or any"),
+                             (["model=siamese_comparator", "+data.pairs.partner=1"], "data.pairs")):
+        with pytest.raises(ConfigError, match=words) as err:
+            validate(compose_config(overrides, tmp_path, tmp_path))
+        assert "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_a_checkpoint_from_before_data_pairs_still_loads(comparator_run, tmp_path):
+    """Checkpoints written when the pair options were model.* keys open with those options as data.pairs."""
+    from facevae.checkpoint import load_checkpoint, run_config
+
+    ckpt = load_checkpoint(comparator_run[0] / "checkpoints" / "last.ckpt")
+    legacy = {"p_same": 0.4, "pair_subjects": "any", "p_avg": 0.1, "avg_size": 4, "eval_pairs_per_image": 2}
+    ckpt["facevae_config"]["model"].update(legacy)
+    ckpt["facevae_config"]["data"].pop("pairs")
+    ckpt["hyper_parameters"].update(legacy)
+    old = tmp_path / "old.ckpt"
+    torch.save(ckpt, old)
+    cfg = run_config(load_checkpoint(old), old)
+    assert dict(cfg.data.pairs) == legacy and "p_same" not in cfg.model
+    assert isinstance(run.build_datamodule(OmegaConf.merge(cfg, {"seed": 0})), PairDataModule)
+    assert not SiameseComparator.load_frozen(old).training

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from .cache import PreparedData
 from .prepare import prepare
+from ..config import source_of
 from .splits import split_indices, stratified_indices, usage_indices
 
 log = logging.getLogger(__name__)
@@ -280,61 +281,32 @@ class FaceDataModule(pl.LightningDataModule):
 
         # Before the lock file is created: a cache placed in (or over) the data writes nothing there.
         hp = self.hparams
-        source = hp.csv if hp.source == "fer2013" else hp.root
-        check_location(Path(hp.cache_dir) / hp.name, Path(source) if source else None)
+        where = hp[source_of(hp.source).path_key]
+        check_location(Path(hp.cache_dir) / hp.name, Path(where) if where else None)
         with file_lock(Path(self.hparams.cache_dir) / f".{self.hparams.name}.lock"):
-            return self._prepared_unlocked()
+            if source_of(hp.source).kind == "images":
+                return self._prepared_images()
+            return self._prepared_frames()
 
-    def _prepared_unlocked(self) -> PreparedData:
+    def _prepared_frames(self) -> PreparedData:
+        """A CK+-layout tree (real CK+, or the synthetic one, generated first when absent) through prepare.py."""
         hp = self.hparams
-        chain = [hp.crop] if isinstance(hp.crop, str) else list(hp.crop)
-        if hp.source in ("fer2013", "folder", "london"):
-            return self._prepared_images()
         root = Path(hp.root)
-        extra = {}
-        if hp.source == "synth":
-            extra["synth"] = self._ensure_synth(root)
-        elif hp.source != "ckplus":
-            raise ValueError(f"data.source={hp.source!r} is not known; use synth, ckplus, fer2013 or folder")
-        return prepare(
-            root,
-            hp.cache_dir,
-            hp.name,
-            list(hp.classes),
-            image_size=hp.image_size,
-            crop_margin=hp.crop_margin,
-            crop=chain,
-            haar_min_face=hp.haar_min_face,
-            apex_frames=hp.apex_frames,
-            neutral_frames=hp.neutral_frames,
-            workers=hp.prepare_workers,
-            progress=hp.progress,
-            extra_manifest=extra,
-        )
+        extra = {"synth": self._ensure_synth(root)} if hp.source == "synth" else {}
+        return prepare(root, hp.cache_dir, hp.name, list(hp.classes), image_size=hp.image_size,
+                       crop_margin=hp.crop_margin, crop=[hp.crop] if isinstance(hp.crop, str) else list(hp.crop),
+                       haar_min_face=hp.haar_min_face, apex_frames=hp.apex_frames, neutral_frames=hp.neutral_frames,
+                       workers=hp.prepare_workers, progress=hp.progress, extra_manifest=extra)
 
     def _prepared_images(self) -> PreparedData:
-        """FER2013 (data.csv) or a class-folder tree (data.root) through the in-memory path."""
-        from .fer2013 import read_fer2013
-        from .folder import read_folder
+        """FER2013 (data.csv), a class-folder tree or the London set (data.root) through the in-memory path."""
         from .prepare_images import prepare_images
 
         hp = self.hparams
-        if hp.source == "fer2013":
-            source, read = Path(hp.csv), (lambda: read_fer2013(hp.csv, list(hp.classes)))
-            options = {}
-        else:
-            # data=london: a class-folder tree shipped inside the package (root null = that copy).
-            from .london import london_images, LONDON_SUBJECTS
-
-            london = hp.source == "london"
-            root = Path(hp.root) if hp.root else london_images() if london else Path(str(hp.root))
-            subject_regex = hp.subject_regex or (LONDON_SUBJECTS if london else None)
-            source = root
-            read = lambda: read_folder(root, list(hp.classes), hp.folder_aliases, subject_regex)  # noqa: E731
-            options = {"folder_aliases": hp.folder_aliases, "subject_regex": subject_regex}
-        if not source.exists():
-            raise FileNotFoundError(f"{source}: not found; pass data.{'csv' if hp.source == 'fer2013' else 'root'}=<path>")
-        return prepare_images(source, read, hp.cache_dir, hp.name, list(hp.classes), hp.image_size, options,
+        where, read, options = IMAGE_READERS[hp.source](hp)
+        if not where.exists():
+            raise FileNotFoundError(f"{where}: not found; pass data.{source_of(hp.source).path_key}=<path>")
+        return prepare_images(where, read, hp.cache_dir, hp.name, list(hp.classes), hp.image_size, options,
                               crop=[hp.crop] if isinstance(hp.crop, str) else list(hp.crop),
                               crop_margin=hp.crop_margin, haar_min_face=hp.haar_min_face,
                               progress=hp.progress, dlib_detector=hp.dlib_detector, align_eyes=hp.align_eyes)
@@ -355,3 +327,26 @@ class FaceDataModule(pl.LightningDataModule):
                                      progress=self.hparams.progress)
             log.info("Generated %d frames at %.0f frames/s", summary["n_frames"], summary["frames_per_s"])
         return {**spec, "generator_version": GENERATOR_VERSION}
+
+
+def _fer2013_reader(hp):
+    """data=fer2013: the csv, read row by row (its Usage column is the split)."""
+    from .fer2013 import read_fer2013
+
+    return Path(hp.csv), (lambda: read_fer2013(hp.csv, list(hp.classes))), {}
+
+
+def _folder_reader(hp):
+    """data=folder, and data=london: the class-folder tree shipped inside the package when data.root is null."""
+    from .folder import read_folder
+    from .london import LONDON_SUBJECTS, london_images
+
+    london = hp.source == "london"
+    root = Path(hp.root) if hp.root else london_images() if london else Path(str(hp.root))
+    subject_regex = hp.subject_regex or (LONDON_SUBJECTS if london else None)
+    read = lambda: read_folder(root, list(hp.classes), hp.folder_aliases, subject_regex)  # noqa: E731
+    return root, read, {"folder_aliases": hp.folder_aliases, "subject_regex": subject_regex}
+
+
+# data.source -> (file or folder, read() -> RawImages, the options that key its cache) for config.SOURCES' "images" kind
+IMAGE_READERS = {"fer2013": _fer2013_reader, "folder": _folder_reader, "london": _folder_reader}

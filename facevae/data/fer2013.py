@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .ckplus import LayoutError
-from .folder import RawImages
+from .records import RawImages
 
 FER_CODES: dict[int, str] = {
     0: "anger",

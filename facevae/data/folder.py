@@ -6,14 +6,13 @@ files named like ``KA.AN1.39.tiff``; some are palette images). The class folder 
 label (expression codes inside file names are not used); the subject id comes from the file name
 through a regex with a named group ``subject`` (or a preset, see SUBJECT_PRESETS).
 
-Also defines RawImages, the common output of the non-CK+ readers (this module and fer2013.py).
+Its output is RawImages (records.py), the common output of the in-memory readers (this module and fer2013.py).
 Images come back as uint8 greyscale arrays of whatever size is on disk; resizing is the caller's.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -22,6 +21,7 @@ import numpy as np
 from .ckplus import IMAGE_SUFFIXES, LayoutError
 from .errors import DataError
 from .labels import CKPLUS_CODES
+from .records import RawImages
 
 # Every class name facevae knows (the CK+ label space, which includes all of PAPER_CLASSES).
 KNOWN_CLASSES: tuple[str, ...] = tuple(CKPLUS_CODES.values())
@@ -51,32 +51,6 @@ SUBJECT_PRESETS: dict[str, str] = {
 # Signatures of PNG, JPEG, TIFF (both byte orders), BMP, GIF: formats Pillow reads.
 _PIL_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM", b"GIF8")
 _IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini"}
-
-
-@dataclass
-class RawImages:
-    images: list[np.ndarray] = field(default_factory=list)  # uint8 grey HxW, any size
-    labels: list[str] = field(default_factory=list)  # facevae class names
-    subjects: list[str] = field(default_factory=list)  # subject id per image ("" when unknown)
-    names: list[str] = field(default_factory=list)  # source file / row id per image
-    split: list[str] | None = None  # "train"/"val"/"test" per image when the source defines it
-    skips: list[tuple[str, str]] = field(default_factory=list)  # (file or row, reason)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def add(self, image: np.ndarray, label: str, subject: str, name: str, split: str | None = None) -> None:
-        self.images.append(image)
-        self.labels.append(label)
-        self.subjects.append(subject)
-        self.names.append(name)
-        if split is not None:
-            if self.split is None:
-                self.split = []
-            self.split.append(split)
-
-    def skip(self, what: Path | str, reason: str) -> None:
-        self.skips.append((str(what), reason))
 
 
 def build_aliases(aliases: dict[str, str] | None = None) -> dict[str, str]:

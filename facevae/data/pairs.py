@@ -12,10 +12,13 @@ epoch); validation and test pairs are drawn once with a fixed seed, always cross
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..config import PairsSchema
 from .datamodule import EpochShuffle, FaceDataModule, loader_generator
 
 PAIR_SUBJECTS = ("cross", "any")
@@ -119,16 +122,17 @@ class PairDataModule(FaceDataModule):
     """FaceDataModule whose loaders yield pairs (img_a, img_b, same, label_a, label_b) of one split.
 
     The subject-disjoint splits are the parent's, so no subject of a test pair was seen in training.
-    `p_same=1` gives only same-emotion partners (ImgB of the siamese VAE, §2.2).
+    Its options are `data.pairs` (pairs=emotion for the comparator; pairs=imgb, p_same=1: only same-emotion
+    partners, ImgB of the siamese VAE, §2.2); run.build_datamodule builds it whenever data.pairs is set.
     """
 
-    def __init__(self, *args, p_same: float = 0.5, pair_subjects: str = "cross", p_avg: float = 0.25,
-                 avg_size: int = 8, eval_pairs_per_image: int = 1, pair_seed: int = 0, **kwargs):
+    def __init__(self, *args, pairs: dict | None = None, pair_seed: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
-        if pair_subjects not in PAIR_SUBJECTS:
-            raise ValueError(f"model.pair_subjects={pair_subjects!r}: use one of {', '.join(PAIR_SUBJECTS)}")
-        self.pair_options = dict(p_same=p_same, pair_subjects=pair_subjects, p_avg=p_avg, avg_size=avg_size)
-        self.pair_seed, self.eval_repeats = pair_seed, eval_pairs_per_image
+        options = asdict(PairsSchema(**(pairs or {})))  # data.pairs (conf/pairs/*.yaml), defaults for what it omits
+        if options["pair_subjects"] not in PAIR_SUBJECTS:
+            raise ValueError(f"data.pairs.pair_subjects={options['pair_subjects']!r}: use one of {', '.join(PAIR_SUBJECTS)}")
+        self.eval_repeats = options.pop("eval_pairs_per_image")
+        self.pair_options, self.pair_seed = options, pair_seed
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is not None:

@@ -15,6 +15,7 @@ from .ckplus import Sample, read_landmarks, select_samples
 from .errors import DataError
 from .face_crop import DetectionStats, crop_face, default_detector
 from .folder import decode_grey
+from .records import assemble, reason_kind
 from ..progress import progress_iter
 
 log = logging.getLogger(__name__)
@@ -137,16 +138,13 @@ def _build(
         kept.append(sample)
         crops.append(crop)
     if not kept:
-        failures = Counter(_reason_kind(r) for _, r in skips[len(skips) - len(samples):])
+        failures = Counter(reason_kind(r) for _, r in skips[len(skips) - len(samples):])
         first = skips[len(skips) - len(samples)][0]
         raise DataError(
             f"{root}: no usable image among {len(samples)} selected frames ("
             + ", ".join(f"{n} {reason}" for reason, n in failures.most_common(3))
             + f"; first: {first}); expected readable frames with a face"
         )
-    classes = options["classes"]
-    subjects = sorted({s.subject for s in kept})
-    subject_index = {s: i for i, s in enumerate(subjects)}
     factors = np.zeros((len(kept), len(factor_names)), np.float32)
     missing = 0
     for i, s in enumerate(kept):
@@ -157,34 +155,6 @@ def _build(
             missing += 1
     if missing:
         log.warning("%d prepared frames have no row in %s/factors.csv (factors left at 0)", missing, root)
-    labels = np.array([classes.index(s.label) for s in kept], np.int64)
-    manifest = {
-        **options,
-        "classes": list(classes),
-        "n_images": len(kept),
-        "n_subjects": len(subjects),
-        "subjects": subjects,
-        "per_class": {c: int(n) for c, n in zip(classes, np.bincount(labels, minlength=len(classes)))},
-        "found_per_class": dict(Counter(s.label for s in samples)),
-        "skipped_per_class": {c: dict(r) for c, r in failed_per_class.items()},
-        "face_detection": detection.to_dict(),
-        "per_subject": dict(Counter(s.subject for s in kept)),
-        "factor_names": factor_names,
-        "n_skipped": len(skips),
-        "skips_by_reason": dict(Counter(_reason_kind(r) for _, r in skips)),
-        "skips": [{"file": f, "reason": r} for f, r in skips],
-    }
-    return PreparedData(
-        images=np.stack(crops),
-        labels=labels,
-        subjects=np.array([subject_index[s.subject] for s in kept], np.int64),
-        sequences=np.array([s.sequence for s in kept]),
-        frames=np.array([s.frame for s in kept], np.int64),
-        factors=factors,
-        manifest=manifest,
-    )
-
-
-def _reason_kind(reason: str) -> str:
-    """Group reasons that differ only by a quoted name (e.g. the class) for the summary counts."""
-    return reason.split(" (")[0]
+    return assemble(options, crops, [s.label for s in kept], [s.subject for s in kept], [s.sequence for s in kept],
+                    skips, Counter(s.label for s in samples), failed_per_class, detection.to_dict(),
+                    frames=[s.frame for s in kept], factors=factors, factor_names=factor_names)

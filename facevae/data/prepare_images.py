@@ -9,13 +9,12 @@ from collections import Counter
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from .cache import PreparedData, cache_key, reuse_or_build, source_fingerprint
 from .errors import DataError
 from .dlib_faces import ALIGN_EYES, default_landmarker
 from .face_crop import DLIB_METHODS, DetectionStats, crop_center, crop_face, default_detector, usable_chain
-from .folder import RawImages
+from .records import RawImages, assemble
 from ..progress import progress_iter
 
 log = logging.getLogger(__name__)
@@ -89,7 +88,7 @@ def crop_raw(raw: RawImages, chain: list[str], size: int, margin: float, progres
 
 
 def from_raw(raw: RawImages, options: dict, progress: bool = False, source: Path | None = None) -> PreparedData:
-    """Crop or resize every image, index labels and subjects, and write the manifest the CK+ path writes."""
+    """Crop or resize every image, then the one builder of arrays and manifest (records.assemble)."""
     classes, size = options["classes"], options["image_size"]
     found = Counter(raw.labels)
     detection = None
@@ -101,39 +100,11 @@ def from_raw(raw: RawImages, options: dict, progress: bool = False, source: Path
         if not raw.images:
             raise DataError(f"no face found in any of {sum(found.values())} images by {options['crop']}; "
                              "for already-cropped faces use data.crop=none")
-    labels = np.array([classes.index(c) for c in raw.labels], np.int64)
-    subjects = sorted(set(raw.subjects))
-    subject_index = {s: i for i, s in enumerate(subjects)}
-    counts = {c: int(n) for c, n in zip(classes, np.bincount(labels, minlength=len(classes)))}
-    manifest = {
-        **options,
-        "n_images": len(labels),
-        "n_subjects": len([s for s in subjects if s]),
-        "subjects": subjects,
-        "per_class": counts,
-        "found_per_class": {c: int(found.get(c, 0)) for c in classes},
-        "skipped_per_class": {c: {"no face found": found[c] - counts[c]} for c in classes
-                              if found.get(c, 0) > counts[c]},
-        "per_subject": dict(Counter(raw.subjects)),
-        "factor_names": [],
-        "n_skipped": len(raw.skips),
-        "skips_by_reason": dict(Counter(r.split(" (")[0] for _, r in raw.skips)),
-        "skips": [{"file": f, "reason": r} for f, r in raw.skips],
-    }
+    kept = Counter(raw.labels)
+    failed = {c: Counter({"no face found": found[c] - kept[c]}) for c in classes if found.get(c, 0) > kept[c]}
     if detection is not None:
-        manifest["face_detection"] = {**detection.to_dict(),
-                                      "seconds_per_image": round(seconds / max(1, detection.n_images), 4)}
-    if raw.split is not None:
-        manifest["per_split"] = dict(Counter(raw.split))
-    return PreparedData(
-        # cubic when enlarging: FER2013's 48² crops grow to the model's size
-        images=np.stack([im if detection is not None else crop_center(im, size, enlarge=cv2.INTER_CUBIC)
-                         for im in raw.images]),
-        labels=labels,
-        subjects=np.array([subject_index[s] for s in raw.subjects], np.int64),
-        sequences=np.array(raw.names),
-        frames=np.zeros(len(labels), np.int64),
-        factors=np.zeros((len(labels), 0), np.float32),
-        manifest=manifest,
-        usage=np.array(raw.split if raw.split is not None else [""] * len(labels)),
-    )
+        detection = {**detection.to_dict(), "seconds_per_image": round(seconds / max(1, detection.n_images), 4)}
+    # cubic when enlarging: FER2013's 48² crops grow to the model's size
+    crops = raw.images if detection is not None else [crop_center(im, size, enlarge=cv2.INTER_CUBIC) for im in raw.images]
+    return assemble(options, crops, raw.labels, raw.subjects, raw.names, raw.skips, found, failed, detection,
+                    usage=raw.split if raw.split is not None else [""] * len(raw.labels))

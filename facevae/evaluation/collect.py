@@ -1,4 +1,8 @@
-"""One pass of a trained model over a split: the images, their ids and ground truth, and the model's outputs."""
+"""One pass of a trained model over a split: the images, their ids and ground truth, and the model's outputs.
+
+The collection is what the test split gives; every figure and metric after `trainer.test` reads it
+and none encodes the split again (issue 17).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ class EvalSet:
     factor_names: list[str]
     classes: list[str]
     outputs: dict[str, np.ndarray] = field(default_factory=dict)  # what model.eval_batch returned
+    # §2.2's evaluation pairs (PairDataModule): positions `a`, `b` into this split and the 0/1 `same` target
+    pairs: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -79,7 +85,18 @@ def collect(model, datamodule, split: str = "test", progress: bool = False) -> E
         factor_names=list(data.factor_names),
         classes=list(datamodule.classes),
         outputs=run_model(model, a["images"], a["labels"], progress=progress),
+        pairs=split_pairs(datamodule, split),
     )
+
+
+def split_pairs(datamodule, split: str) -> dict[str, np.ndarray]:
+    """The split's fixed evaluation pairs of a PairDataModule (none for single-image data): positions into
+    the split, in the order split_arrays gives it (evaluation partners are single faces, never averages)."""
+    pairs = getattr(datamodule, "pair_datasets", {}).get(split)
+    if pairs is None:
+        return {}
+    return {"a": pairs.anchors.numpy(), "b": np.array([int(p[0]) for p in pairs.partners]),
+            "same": pairs.same.numpy()}
 
 
 @torch.no_grad()

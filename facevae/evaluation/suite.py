@@ -6,6 +6,7 @@ import logging
 import math
 from pathlib import Path
 
+from ..figures import model_figures
 from . import faceness, observers, scores
 from .claims_table import Claim
 from .collect import collect, split_arrays
@@ -29,13 +30,18 @@ def load_judge_observer(classes: list[str]):
 
 def run_suite(model, datamodule, out_dir: Path, seed: int = 0, model_name: str = "",
               use_judge: bool = True, disentangle: bool = True, progress: bool = False) -> tuple[dict, list[Claim], dict]:
-    """Evaluate `model` on the test split; returns (metrics, claims, notes) and writes figures."""
+    """Evaluate `model` on the test split; returns (metrics, claims, notes) and writes every figure.
+
+    The split is encoded once (`collect`); the model's figures, the scores and the observers read that.
+    """
     figures = Path(out_dir) / "figures"
     ev = collect(model, datamodule, "test", progress)
     metrics: dict = {}
     claims: list[Claim] = []
     notes: dict = {}
 
+    numbers, _ = model_figures(model, ev, figures)  # the model's own section of the paper (Figs. 7-11, §2.2)
+    metrics.update(numbers)
     numbers, _ = scores.classification(ev, figures)
     metrics.update(numbers)
     metrics.update(scores.reconstruction(ev))

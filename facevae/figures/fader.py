@@ -11,20 +11,11 @@ import torch
 from .style import class_colors, image_grid, save
 
 
-@torch.no_grad()
-def encode_split(model, loader) -> dict[str, np.ndarray]:
-    """Images, labels, subjects, latent codes z and their vector part (`codes`, what Fig. 7 plots) of every sample."""
-    model.eval()
-    out: dict[str, list] = {"images": [], "labels": [], "subjects": [], "z": [], "codes": []}
-    for images, labels, subjects, _ in loader:
-        x = images.to(model.device).float() / 255.0
-        out["images"].append(x[:, 0].cpu())
-        z = model.encode(x).float().cpu()
-        out["z"].append(z)
-        out["codes"].append(z[:, : model.vector_dims])  # not a style map's positions
-        out["labels"].append(labels)
-        out["subjects"].append(subjects)
-    return {k: torch.cat(v).numpy() for k, v in out.items()}
+def split_codes(ev, vector_dims: int) -> dict[str, np.ndarray]:
+    """What Figs. 7 and 8 read from the collected test split: images, labels, subjects, the full codes `z`
+    (style map included) and their vector part `codes` (what Fig. 7 plots, not a style map's positions)."""
+    z = ev.outputs["latent"]
+    return {"images": ev.images, "labels": ev.labels, "subjects": ev.subjects, "z": z, "codes": z[:, :vector_dims]}
 
 
 def latent_names(classes: list[str], n_latent: int) -> list[str]:
@@ -128,9 +119,9 @@ def swap_grid(model, enc: dict[str, np.ndarray], classes: list[str], path: Path,
     return save(fig, path), float(np.mean(changes))
 
 
-def make_figures(model, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
-    """Write Fig. 7, Fig. 8 and the swap grid; return their numbers and paths."""
-    enc = encode_split(model, loader)
+def make_figures(model, ev, out_dir: Path) -> tuple[dict[str, float], list[Path]]:
+    """Write Fig. 7, Fig. 8 and the swap grid from the collected test split; return their numbers and paths."""
+    enc, classes = split_codes(ev, model.vector_dims), ev.classes
     numbers = {}
     paths = [fig7_latent_distributions(enc, classes, out_dir / "fig7_latent_distributions.png")]
     path, numbers["test/latent_sample_change"] = fig8_latent_sampling(model, enc, classes,

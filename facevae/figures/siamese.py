@@ -12,20 +12,14 @@ from .style import OKABE_ITO, save
 
 
 @torch.no_grad()
-def score_pairs(model, loader) -> dict[str, np.ndarray]:
-    """Both images, P(same), truth and labels of every test pair in `loader` (uint8 pairs)."""
-    model.eval()
-    out: dict[str, list] = {"a": [], "b": [], "p": [], "same": [], "label_a": [], "label_b": []}
-    for img_a, img_b, same, label_a, label_b in loader:
-        a = img_a.to(model.device).float() / 255.0
-        b = img_b.to(model.device).float() / 255.0
-        out["p"].append(model.p_same(a, b).cpu())
-        out["a"].append(a[:, 0].cpu())
-        out["b"].append(b[:, 0].cpu())
-        out["same"].append(same)
-        out["label_a"].append(label_a)
-        out["label_b"].append(label_b)
-    return {k: torch.cat(v).numpy() for k, v in out.items()}
+def score_pairs(model, ev) -> dict[str, np.ndarray]:
+    """Both images, P(same), truth and labels of every test pair, from the collected tower outputs: the
+    comparator's head on f(a), f(b) (no image is embedded again)."""
+    a, b = ev.pairs["a"], ev.pairs["b"]
+    features = torch.from_numpy(ev.outputs["features"]).to(model.device)
+    p = torch.sigmoid(model.compare(features[a], features[b])).cpu().numpy()
+    return {"a": ev.images[a], "b": ev.images[b], "p": p, "same": ev.pairs["same"],
+            "label_a": ev.labels[a], "label_b": ev.labels[b]}
 
 
 def pair_grid(s: dict[str, np.ndarray], classes: list[str], path: Path, n: int = 12) -> Path:
@@ -70,9 +64,9 @@ def score_histogram(s: dict[str, np.ndarray], path: Path) -> Path:
     return save(fig, path)
 
 
-def comparator_figures(model, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
+def comparator_figures(model, ev, out_dir: Path) -> tuple[dict[str, float], list[Path]]:
     """siamese_pairs.png and siamese_score_hist.png, with accuracy on same and on different pairs."""
-    s = score_pairs(model, loader)
+    s, classes = score_pairs(model, ev), ev.classes
     pred = s["p"] > 0.5
     numbers = {}
     for name, mask in (("same", s["same"] == 1), ("different", s["same"] == 0)):
@@ -80,24 +74,6 @@ def comparator_figures(model, loader, classes: list[str], out_dir: Path) -> tupl
             numbers[f"test/acc_{name}_pairs"] = float((pred[mask] == s["same"][mask].astype(bool)).mean())
     paths = [pair_grid(s, classes, out_dir / "siamese_pairs.png"), score_histogram(s, out_dir / "siamese_score_hist.png")]
     return numbers, paths
-
-
-@torch.no_grad()
-def reconstruct_split(model, loader) -> dict[str, np.ndarray]:
-    """Inputs, reconstructions (from the mean code), labels and classifier predictions of the test split."""
-    model.eval()
-    out: dict[str, list] = {"x": [], "recon": [], "labels": []}
-    for img_a, _, _, label_a, _ in loader:
-        x = img_a.to(model.device).float() / 255.0
-        out["x"].append(x.cpu())
-        out["recon"].append(model(x).cpu())
-        out["labels"].append(label_a)
-    enc = {k: torch.cat(v) for k, v in out.items()}
-    clf = model.frozen_classifier()
-    if clf is not None:
-        enc["pred_recon"] = model.classify(enc["recon"])
-        enc["pred_input"] = model.classify(enc["x"])
-    return {k: v.numpy() for k, v in enc.items()}
 
 
 def reconstruction_grid(enc: dict[str, np.ndarray], classes: list[str], path: Path, title: str) -> Path:
@@ -117,8 +93,8 @@ def reconstruction_grid(enc: dict[str, np.ndarray], classes: list[str], path: Pa
             if len(idx) == 0:
                 continue
             i = idx[(r * len(idx)) // per_class]
-            top.imshow(enc["x"][i, 0], cmap="gray", vmin=0, vmax=1)
-            bottom.imshow(enc["recon"][i, 0], cmap="gray", vmin=0, vmax=1)
+            top.imshow(enc["images"][i], cmap="gray", vmin=0, vmax=1)
+            bottom.imshow(enc["recon"][i], cmap="gray", vmin=0, vmax=1)
             if "pred_recon" in enc:
                 for ax, key in ((top, "pred_input"), (bottom, "pred_recon")):
                     ok = enc[key][i] == k
@@ -131,9 +107,10 @@ def reconstruction_grid(enc: dict[str, np.ndarray], classes: list[str], path: Pa
     return save(fig, path)
 
 
-def vae_figures(model, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
+def vae_figures(model, ev, out_dir: Path) -> tuple[dict[str, float], list[Path]]:
     """siamese_vae_reconstructions.png (inputs vs reconstructions with the classifier's predicted class)."""
-    enc = reconstruct_split(model, loader)
+    enc = {"images": ev.images, "labels": ev.labels, **ev.outputs}
+    classes = ev.classes
     lam = model.lam
     note = " (→ classifier's prediction)" if "pred_recon" in enc else " (no model.classifier_ckpt: no predictions)"
     title = f"Siamese VAE (λ={lam:g}) on held-out subjects: inputs over reconstructions{note}"

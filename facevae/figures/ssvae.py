@@ -11,20 +11,11 @@ import torch
 from .style import class_colors, image_grid, save
 
 
-@torch.no_grad()
-def encode_split(model, loader) -> dict[str, np.ndarray]:
-    """Images, labels, subjects, mean codes and reconstructions of every sample in `loader`."""
-    model.eval()
-    out: dict[str, list] = {"images": [], "labels": [], "subjects": [], "mu": [], "recon": []}
-    for images, labels, subjects, _ in loader:
-        x = images.to(model.device).float() / 255.0
-        mu, _ = model.encode(x)
-        out["images"].append(x[:, 0].cpu())
-        out["recon"].append(model.decode(mu)[:, 0].cpu())
-        out["mu"].append(mu.cpu())
-        out["labels"].append(labels)
-        out["subjects"].append(subjects)
-    return {k: torch.cat(v).numpy() for k, v in out.items()}
+def split_codes(ev) -> dict[str, np.ndarray]:
+    """What Figs. 9-11 read from the collected test split: images, labels, subjects, the full mean codes
+    `mu` (style map included) and the reconstructions decoded from them."""
+    return {"images": ev.images, "labels": ev.labels, "subjects": ev.subjects, "mu": ev.outputs["latent"],
+            "recon": ev.outputs["recon"]}
 
 
 def fig9_reconstructions(enc: dict[str, np.ndarray], classes: list[str], path: Path, per_class: int = 2) -> Path:
@@ -100,9 +91,9 @@ def fig11_traversal(model, enc: dict[str, np.ndarray], classes: list[str], axis:
     return save(fig, path)
 
 
-def make_figures(model, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
-    """Write Figs. 9, 10 and 11 (one per latent axis) and return their numbers and paths."""
-    enc = encode_split(model, loader)
+def make_figures(model, ev, out_dir: Path) -> tuple[dict[str, float], list[Path]]:
+    """Write Figs. 9, 10 and 11 (one per latent axis) from the collected test split; return their paths."""
+    enc, classes = split_codes(ev), ev.classes
     paths = [
         fig9_reconstructions(enc, classes, out_dir / "fig9_reconstructions.png"),
         fig10_latent_distributions(enc, classes, model.n_axes, out_dir / "fig10_latent_distributions.png"),

@@ -22,7 +22,8 @@ class FaceModule(pl.LightningModule):
     """A facevae model: its loss schema, its figures, and checkpoints that carry the run config.
 
     Subclasses set `loss_schema` (a dataclass: the keys and types their `loss` config may hold,
-    checked before any work) and override `make_figures`. Checkpoints carry the resolved run config
+    checked before any work) and override `eval_batch` (what the evaluation and the figures of
+    facevae.figures read). Checkpoints carry the resolved run config
     (primitives only), so eval.py can rebuild data and model from a checkpoint alone and
     `torch.load(path, weights_only=True)` still loads it.
     """
@@ -34,18 +35,15 @@ class FaceModule(pl.LightningModule):
         if self.facevae_config is not None:
             checkpoint["facevae_config"] = self.facevae_config
 
-    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
-        """Draw this model's figures from `loader` (the test split) into out_dir; return their numbers."""
-        return {}, []
-
     # -- what the evaluation suite (facevae.evaluation) reads ----------------------------------------
     #: Whether `edit` can turn a face toward an emotion (generative models with an emotion input).
     can_edit: bool = False
 
     def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-image outputs for evaluation, faces x in [0, 1]: any of `codes` (latent means), `features`
-        (an embedding for t-SNE), `recon` (reconstructions in [0, 1]), `pred` (predicted class),
-        `axes` (one latent variable per class, for Figs. 7 and 10)."""
+        """Per-image outputs for evaluation, faces x in [0, 1]: any of `codes` (latent means, a style map
+        averaged), `latent` (the whole code a decoder reads), `features` (an embedding for t-SNE), `recon`
+        (reconstructions in [0, 1]), `pred` (predicted class), `axes` (one latent variable per class, for
+        Figs. 7 and 10). Computed once per test image (facevae.evaluation.collect); figures read them."""
         return {}
 
     def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
@@ -61,7 +59,7 @@ class FaceModule(pl.LightningModule):
         """
         from omegaconf import OmegaConf
 
-        from ..checkpoint import _check_plain, known_models, load_checkpoint, load_weights
+        from ..checkpoint import LEGACY_PAIR_KEYS, _check_plain, known_models, load_checkpoint, load_weights
         from ..config import ConfigError, _check_target
 
         ckpt = load_checkpoint(ckpt_path, what=f"{cls.__name__} checkpoint")
@@ -71,6 +69,8 @@ class FaceModule(pl.LightningModule):
         if known_models().get(name, {}).get("_target_") != target:
             raise ConfigError(f"{ckpt_path}: holds model={name or '?'}, not {cls.__name__}; pass a checkpoint of that model")
         params = {**dict(ckpt.get("hyper_parameters") or {}), **overrides}
+        for key in LEGACY_PAIR_KEYS:  # pair options a siamese model stored before they became data.pairs
+            params.pop(key, None)
         _check_plain(params, "hyper_parameters", ckpt_path, allow_target=False)
         _check_target("hyper_parameters", OmegaConf.create({"_target_": target, **params}))
         model = cls(**params)

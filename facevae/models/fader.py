@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -154,8 +153,8 @@ class Fader(ClassCodes, FaceModule):
 
     def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.encode(x)
-        return {"codes": self.summary_codes(z), "recon": self.decode(z, y), "pred": self.predict_from_latent(z),
-                "axes": z[:, : self.n_classes]}
+        return {"codes": self.summary_codes(z), "latent": z, "recon": self.decode(z, y),
+                "pred": self.predict_from_latent(z), "axes": z[:, : self.n_classes]}
 
     def mix(self, x: torch.Tensor, weights: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         """Faces x (N or 1 ×1×H×W) decoded with y = onehot(source) + Σ_k w_k (onehot(k) − onehot(source)), one row
@@ -301,8 +300,3 @@ class Fader(ClassCodes, FaceModule):
     def load_state_dict(self, state_dict, strict: bool = True, **kwargs):
         return super().load_state_dict(split_encoder_keys(state_dict, len(self.encoder[0])), strict=strict, **kwargs)
 
-    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
-        """Figs. 7 and 8 of §3.3 and an attribute-swap grid."""
-        from ..figures.fader import make_figures
-
-        return make_figures(self, loader, classes, out_dir)

@@ -13,8 +13,6 @@ from .arch import build_network
 from .base import FaceModule
 from .losses import auxiliary_loss, comparator_loss
 
-PAIR_KEYS = ("p_same", "pair_subjects", "p_avg", "avg_size", "eval_pairs_per_image")  # model keys the PairDataModule takes
-
 
 @dataclass
 class ComparatorLoss:
@@ -36,12 +34,11 @@ class SiameseComparator(FaceModule):
     """Shared tower f = `arch.comparator` on both faces; a linear head on [|f(a) − f(b)|, f(a)·f(b)] → P(same).
 
     The head is symmetric in (a, b). `head='concat'` uses [f(a)+f(b), |f(a)−f(b)|] instead (also symmetric).
-    Pairs come from facevae.data.pairs.PairDataModule (`datamodule_target`), which run.py builds in place
-    of the configured data module with this model's `PAIR_KEYS` options.
+    Pairs come from facevae.data.pairs.PairDataModule, which run.py builds when data.pairs is set
+    (`pairs=emotion`, this model's default: conf/pairs/siamese_comparator.yaml).
     """
 
-    datamodule_target = "facevae.data.pairs.PairDataModule"
-    datamodule_keys = PAIR_KEYS
+    trains_on_pairs = True  # config: data.pairs must be set (pairs=emotion | imgb), batches are pairs
     loss_terms = ("bce",)
     loss_schema = ComparatorLoss
 
@@ -55,11 +52,6 @@ class SiameseComparator(FaceModule):
         standardize_input: bool = True,
         dropout: float = 0.0,
         tower_init: str | None = None,
-        p_same: float = 0.5,
-        pair_subjects: str = "cross",
-        p_avg: float = 0.25,
-        avg_size: int = 8,
-        eval_pairs_per_image: int = 4,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
     ):
@@ -147,11 +139,6 @@ class SiameseComparator(FaceModule):
     def test_step(self, batch, batch_idx):
         self._evaluate(batch, "test", self.test_acc, self.test_auroc)
 
-    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
-        """Test pairs with P(same) and truth, and the score histograms of same vs different pairs."""
-        from ..figures.siamese import comparator_figures
-
-        return comparator_figures(self, loader, classes, out_dir)
 
     def _init_tower_from_classifier(self, path: str) -> None:
         """Start the tower from a trained §2.1 classifier (same C8-C32-F256-F100 prefix): its weighted layers, in order."""

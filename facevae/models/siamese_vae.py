@@ -14,7 +14,7 @@ from ..config import ConfigError
 from .arch import build_network
 from .base import FaceModule
 from .losses import latent_loss, reconstruction_loss, siamese_loss
-from .siamese import PAIR_KEYS, SiameseComparator
+from .siamese import SiameseComparator
 
 
 @dataclass
@@ -41,13 +41,12 @@ def _frozen_path(key: str, path: str | None, required: bool, hint: str) -> Path 
 class SiameseVAE(FaceModule):
     """Encoder -> (μ, log σ²) -> z -> decoder, trained so a frozen comparator judges x̂ and ImgB the same emotion.
 
-    ImgB is a training face with the input's emotion from another subject (PairDataModule with p_same=1,
-    pair_subjects=cross). The comparator (`comparator_ckpt`, required) and the optional judge classifier
+    ImgB is a training face with the input's emotion from another subject (`pairs=imgb`, this model's default:
+    PairDataModule with p_same=1, pair_subjects=cross). The comparator (`comparator_ckpt`, required) and the optional judge classifier
     (`classifier_ckpt`) are frozen and kept out of this model's state_dict: the checkpoint holds only the VAE.
     """
 
-    datamodule_target = "facevae.data.pairs.PairDataModule"
-    datamodule_keys = PAIR_KEYS
+    trains_on_pairs = True  # config: data.pairs must be set (pairs=emotion | imgb), batches are pairs
     loss_terms = ("rl", "ll", "siam")
     loss_schema = SiameseVAELoss
 
@@ -60,11 +59,6 @@ class SiameseVAE(FaceModule):
         latent_dims: int = 16,
         comparator_ckpt: str | None = None,
         classifier_ckpt: str | None = None,
-        p_same: float = 1.0,
-        pair_subjects: str = "cross",
-        p_avg: float = 0.0,
-        avg_size: int = 8,
-        eval_pairs_per_image: int = 1,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
     ):
@@ -108,11 +102,6 @@ class SiameseVAE(FaceModule):
         clf = self._frozen["classifier"]
         return None if clf is None else clf.to(self.device)
 
-    @torch.no_grad()
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """The frozen §2.1 classifier's predicted class for faces in [0, 1]."""
-        return self.frozen_classifier()(x.to(self.device)).argmax(1).cpu()
-
     # -- the model ---------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(x)
@@ -127,7 +116,11 @@ class SiameseVAE(FaceModule):
 
     def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         mu, _ = self.encode(x)
-        return {"codes": mu, "recon": torch.sigmoid(self.decode_logits(mu))}
+        out = {"codes": mu, "recon": torch.sigmoid(self.decode_logits(mu))}
+        clf = self.frozen_classifier()
+        if clf is not None:  # the §2.1 classifier's reading of input and reconstruction (the figure's labels)
+            out["pred_input"], out["pred_recon"] = clf(x).argmax(1), clf(out["recon"]).argmax(1)
+        return out
 
     def losses(self, x: torch.Tensor, img_b: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
         """Batch means of RL, LL, the siamese term and the total; z is sampled when `sample` (training)."""
@@ -175,8 +168,3 @@ class SiameseVAE(FaceModule):
             self.log("test/classifier_acc_on_recon", self.acc_recon, batch_size=len(x), sync_dist=True)
             self.log("test/classifier_acc_on_input", self.acc_input, batch_size=len(x), sync_dist=True)
 
-    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
-        """Inputs vs reconstructions with the judge classifier's predicted class."""
-        from ..figures.siamese import vae_figures
-
-        return vae_figures(self, loader, classes, out_dir)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -139,8 +138,8 @@ class SSVAE(ClassCodes, FaceModule):
         axes = mu[:, : self.n_axes]
         if self.hparams.neutral_encoding == "zero":  # neutral's "variable" is the threshold (Fig. 10)
             axes = torch.cat([torch.full_like(axes[:, :1], self.hparams.neutral_threshold), axes], dim=1)
-        return {"codes": self.summary_codes(mu), "recon": self.decode(mu), "pred": self.predict_from_latent(mu),
-                "axes": axes}
+        return {"codes": self.summary_codes(mu), "latent": mu, "recon": self.decode(mu),
+                "pred": self.predict_from_latent(mu), "axes": axes}
 
     def summary_codes(self, mu: torch.Tensor) -> torch.Tensor:
         return backbone.summary_codes(mu, self.vector_dims, self.map_shape)
@@ -254,8 +253,3 @@ class SSVAE(ClassCodes, FaceModule):
     def load_state_dict(self, state_dict, strict: bool = True, **kwargs):
         return super().load_state_dict(split_encoder_keys(state_dict, len(self.encoder[0])), strict=strict, **kwargs)
 
-    def make_figures(self, loader, classes: list[str], out_dir: Path) -> tuple[dict[str, float], list[Path]]:
-        """Figs. 9, 10 and 11 of §3.4."""
-        from ..figures.ssvae import make_figures
-
-        return make_figures(self, loader, classes, out_dir)
