@@ -244,3 +244,26 @@ def test_a_checkpoint_from_before_data_pairs_still_loads(comparator_run, tmp_pat
     assert dict(cfg.data.pairs) == legacy and "p_same" not in cfg.model
     assert isinstance(run.build_datamodule(OmegaConf.merge(cfg, {"seed": 0})), PairDataModule)
     assert not SiameseComparator.load_frozen(old).training
+
+
+def test_siamese_vae_shares_the_vae_backbone_and_reads_its_old_checkpoints(comparator_run):
+    """The §2.2 VAE is the β-VAE's backbone (GaussianVAE); weights saved with the old one-Sequential encoder load."""
+    from facevae.models.backbone import GaussianVAE
+
+    comp = str(comparator_run[0] / "checkpoints" / "last.ckpt")
+    loss = {"name": "siamese_vae", "lam": 0.5, "beta": 1e-3}
+    torch.manual_seed(0)
+    model = SiameseVAE(CLASSES, FAST, loss, image_size=128, latent_dims=4, comparator_ckpt=comp).eval()
+    assert isinstance(model, GaussianVAE) and model.style_head is None and model.latent_dims == 4
+    n_trunk = len(model.encoder[0])
+    flat = {}
+    for k, v in model.state_dict().items():  # encoder.0.<i> / encoder.1.<j> -> encoder.<i> / encoder.<n_trunk + j>
+        part = k.split(".")
+        if part[0] == "encoder":
+            k = f"encoder.{int(part[2]) + (n_trunk if part[1] == '1' else 0)}.{part[3]}"
+        flat[k] = v
+    torch.manual_seed(1)
+    fresh = SiameseVAE(CLASSES, FAST, loss, image_size=128, latent_dims=4, comparator_ckpt=comp).eval()
+    fresh.load_state_dict(flat)
+    x = torch.rand(2, 1, 128, 128)
+    assert torch.equal(fresh(x), model(x))

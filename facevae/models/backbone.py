@@ -88,3 +88,43 @@ def split_encoder_keys(state_dict: dict, n_trunk: int) -> dict:
         return f"encoder.0.{i}.{parts[2]}" if i < n_trunk else f"encoder.1.{i - n_trunk}.{parts[2]}"
 
     return {new_key(k): v for k, v in state_dict.items()}
+
+
+class GaussianVAE:
+    """The VAE of §2.2 and §2.4 (a mixin for their LightningModules): encoder trunk and dense head -> (μ, log σ²)
+    of a `vector_dims` latent, an optional style map beside it (issue 14), and the decoder that reads both."""
+
+    def build_vae(self, arch: dict, image_size: int, vector_dims: int, style_map: int = 0) -> None:
+        """Build encoder, style head, μ / log σ² layers and decoder; the subclass's __init__ calls this once."""
+        self.image_shape = (1, image_size, image_size)
+        self.vector_dims = vector_dims
+        self.encoder, self.style_head, h_shape, self.map_shape = build_encoder(
+            arch["encoder"], self.image_shape, arch["pool_stride"], style_map)
+        self.latent_dims = vector_dims + math.prod(self.map_shape)
+        self.to_mu = nn.Linear(h_shape[0], vector_dims)
+        self.to_logvar = nn.Linear(h_shape[0], vector_dims)
+        # With a style map the decoder starts from it (arch.map_decoder), the vector part given to every position.
+        self.decoder = build_decoder(arch, vector_dims, self.map_shape, self.image_shape)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(μ, log σ²) of the whole latent, flat: the vector part (emotion axes, style_dims), then the style map."""
+        trunk = self.encoder[0](x)
+        h = self.encoder[1](trunk)
+        mu, logvar = self.to_mu(h), self.to_logvar(h)
+        if self.style_head is not None:
+            map_mu, map_logvar = self.style_head(trunk).chunk(2, dim=1)
+            mu, logvar = torch.cat([mu, map_mu.flatten(1)], 1), torch.cat([logvar, map_logvar.flatten(1)], 1)
+        return mu, logvar.clamp(-12, 8)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        if self.style_head is not None:
+            # The vector part (emotion axes first) is given to every position of the style map.
+            z = map_decoder_input(z[:, : self.vector_dims], latent_map(z, self.vector_dims, self.map_shape))
+        return self.decoder(z).view(z.shape[0], *self.image_shape)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] for latent codes z."""
+        return torch.sigmoid(self.decode_logits(z))
+
+    def load_state_dict(self, state_dict, strict: bool = True, **kwargs):
+        return super().load_state_dict(split_encoder_keys(state_dict, len(self.encoder[0])), strict=strict, **kwargs)

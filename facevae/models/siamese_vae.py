@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..config import ConfigError
-from .arch import build_network
+from .backbone import GaussianVAE
 from .base import FaceModule
 from .losses import latent_loss, reconstruction_loss, siamese_loss
 from .siamese import SiameseComparator
@@ -38,7 +36,7 @@ def _frozen_path(key: str, path: str | None, required: bool, hint: str) -> Path 
     return Path(path)
 
 
-class SiameseVAE(FaceModule):
+class SiameseVAE(GaussianVAE, FaceModule):
     """Encoder -> (μ, log σ²) -> z -> decoder, trained so a frozen comparator judges x̂ and ImgB the same emotion.
 
     ImgB is a training face with the input's emotion from another subject (`pairs=imgb`, this model's default:
@@ -76,17 +74,7 @@ class SiameseVAE(FaceModule):
         # Frozen helpers live outside the module tree: not in state_dict, not counted, not optimised.
         self._frozen = {"comparator": comparator, "classifier": judge}
         self.classes = list(classes)
-        self.image_shape = (1, image_size, image_size)
-        self.encoder, h_shape = build_network(arch["encoder"], self.image_shape, arch["pool_stride"])
-        if len(h_shape) != 1:
-            raise ValueError(f"arch.encoder={arch['encoder']!r} must end in a dense layer (F<l>)")
-        self.to_mu = nn.Linear(h_shape[0], latent_dims)
-        self.to_logvar = nn.Linear(h_shape[0], latent_dims)
-        self.decoder, out_shape = build_network(
-            arch["decoder"], (latent_dims,), arch["pool_stride"], out_activation=False, image_size=image_size
-        )
-        if math.prod(out_shape) != math.prod(self.image_shape):
-            raise ValueError(f"arch.decoder={arch['decoder']!r} outputs {out_shape}, expected {self.image_shape}")
+        self.build_vae(arch, image_size, latent_dims)
         self.lam, self.beta = float(loss["lam"]), float(loss["beta"])
         self.rl_reduction = loss.get("rl_reduction", "mean")
         n = len(classes)
@@ -102,14 +90,7 @@ class SiameseVAE(FaceModule):
         clf = self._frozen["classifier"]
         return None if clf is None else clf.to(self.device)
 
-    # -- the model ---------------------------------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(x)
-        return self.to_mu(h), self.to_logvar(h).clamp(-12, 8)
-
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z).view(z.shape[0], *self.image_shape)
-
+    # -- the model (encode, decode_logits, decode: backbone.GaussianVAE) ---------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction in [0, 1] of x from its mean code."""
         return torch.sigmoid(self.decode_logits(self.encode(x)[0]))

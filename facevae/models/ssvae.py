@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from . import backbone
-from .backbone import build_decoder, build_encoder, latent_map, map_decoder_input, split_encoder_keys
+from .backbone import GaussianVAE, latent_map
 from .base import FaceModule
 from .editing import EDIT_MODES, ClassCodes, partner_index
 from .warp import build_flow_decoder, displacement, multiscale_l1, warp
@@ -33,7 +31,7 @@ class SSVAELoss:
     xl: float = 0.0
 
 
-class SSVAE(ClassCodes, FaceModule):
+class SSVAE(GaussianVAE, ClassCodes, FaceModule):
     """Encoder -> (μ, log σ²) -> z -> decoder; the first K latent dimensions are the K emotion axes.
 
     Loss (§2.4): L = α·RL + β·LL + γ·CL, with α=1, β=2, γ=10 as in §3.4. `style_dims` adds latent
@@ -70,15 +68,7 @@ class SSVAE(ClassCodes, FaceModule):
             raise ValueError("model.neutral_encoding=zero needs 'neutral' first in data.classes")
         self.classes = list(classes)
         self.n_axes = len(classes) - (neutral_encoding == "zero")
-        self.vector_dims = self.n_axes + style_dims
-        self.image_shape = (1, image_size, image_size)
-        self.encoder, self.style_head, h_shape, self.map_shape = build_encoder(
-            arch["encoder"], self.image_shape, arch["pool_stride"], style_map)
-        self.latent_dims = self.vector_dims + math.prod(self.map_shape)
-        self.to_mu = nn.Linear(h_shape[0], self.vector_dims)
-        self.to_logvar = nn.Linear(h_shape[0], self.vector_dims)
-        # With a style map the decoder starts from it (arch.map_decoder), the vector part given to every position.
-        self.decoder = build_decoder(arch, self.vector_dims, self.map_shape, self.image_shape)
+        self.build_vae(arch, image_size, self.n_axes + style_dims, style_map)
         self.alpha, self.beta, self.gamma = float(loss["alpha"]), float(loss["beta"]), float(loss["gamma"])
         self.rl_reduction = loss.get("rl_reduction", "mean")
         self.w_xl = float(loss.get("xl", 0.0))
@@ -91,27 +81,7 @@ class SSVAE(ClassCodes, FaceModule):
             self.flow_decoder = build_flow_decoder(arch.get("flow_decoder"), self.n_axes, self.map_shape,
                                                    arch["pool_stride"])
 
-    # -- the model ---------------------------------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(μ, log σ²) of the whole latent, flat: the vector part (emotion axes, style_dims), then the style map."""
-        trunk = self.encoder[0](x)
-        h = self.encoder[1](trunk)
-        mu, logvar = self.to_mu(h), self.to_logvar(h)
-        if self.style_head is not None:
-            map_mu, map_logvar = self.style_head(trunk).chunk(2, dim=1)
-            mu, logvar = torch.cat([mu, map_mu.flatten(1)], 1), torch.cat([logvar, map_logvar.flatten(1)], 1)
-        return mu, logvar.clamp(-12, 8)
-
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        if self.style_head is not None:
-            # The vector part (emotion axes first) is given to every position of the style map.
-            z = map_decoder_input(z[:, : self.vector_dims], latent_map(z, self.vector_dims, self.map_shape))
-        return self.decoder(z).view(z.shape[0], *self.image_shape)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Images in [0, 1] for latent codes z."""
-        return torch.sigmoid(self.decode_logits(z))
-
+    # -- the model (encode, decode_logits, decode: backbone.GaussianVAE) ---------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction of x from its mean code."""
         mu, _ = self.encode(x)
@@ -250,6 +220,4 @@ class SSVAE(ClassCodes, FaceModule):
     def test_step(self, batch, batch_idx):
         self._evaluate(batch, "test", self.test_acc)
 
-    def load_state_dict(self, state_dict, strict: bool = True, **kwargs):
-        return super().load_state_dict(split_encoder_keys(state_dict, len(self.encoder[0])), strict=strict, **kwargs)
 
