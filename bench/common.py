@@ -170,7 +170,8 @@ def steady_rate(starts: list[float], end: float, sizes: list[int], warmup: int) 
         return {"images_per_s": float("nan"), "steps": 0}
     images, seconds = sum(n for n, _ in keep), sum(d for _, d in keep)
     return {"images_per_s": images / seconds, "steps": len(keep), "step_s": seconds / len(keep),
-            "first_step_s": bounds[0] - starts[0]}
+            "first_step_s": bounds[0] - starts[0], "batch": full,
+            "durations": [d for _, d in keep]}  # every kept step: train_speed's ratio is of their medians
 
 
 class StepTimer(pl.Callback):

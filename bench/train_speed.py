@@ -144,17 +144,34 @@ def one(name: str, arch: str, data_dir: Path, n_subjects: int, steps: int, warmu
             runs[mode].append(r)
             release_memory()
     extra = {"python_profile": lightning_python_time(cfg, dm, module, steps, warmup)} if profile else {}
-    ratios = [a["images_per_s"] / b["images_per_s"] for a, b in zip(runs["lightning"], runs["plain"])]
-    ips = {m: statistics.median(r["images_per_s"] for r in runs[m]) for m in runs}
+    # Issue 17: on this machine one step's time moves by ~13 % (plain PyTorch too), in stretches shorter than a
+    # second, so the ratio of each repetition's mean rate moved by ±0.1 between runs. Now: many short adjacent
+    # A/B repetitions, each compared by its median step, and the median of those ratios with its quartiles
+    # (the resolution). Per-epoch costs stay visible in window_ratios and outside_steps_s.
+    median_step = {m: statistics.median(d for r in runs[m] for d in r["durations"]) for m in runs}
+    rep_ratios = [statistics.median(b["durations"]) / statistics.median(a["durations"])
+                  for a, b in zip(runs["lightning"], runs["plain"])]
+    window_ratios = [a["images_per_s"] / b["images_per_s"] for a, b in zip(runs["lightning"], runs["plain"])]
+    ips = {m: runs[m][0]["batch"] / median_step[m] for m in runs}
     return {
         "model": name, "arch": arch, "params": count_parameters(module), "batch_size": dm.hparams.batch_size,
         "precision": str(cfg.trainer.precision), "channels_last": _channels_last(cfg),
         "steps": steps, "warmup": warmup, "reps": reps,
-        "ratio": statistics.median(ratios), "ratios": ratios, "images_per_s": ips,
+        "ratio": statistics.median(rep_ratios), "ratio_quartiles": _quartiles(rep_ratios), "rep_ratios": rep_ratios,
+        "window_ratios": window_ratios,
+        "images_per_s": ips, "median_step_s": median_step,
         "step_s": {m: statistics.median(r["step_s"] for r in runs[m]) for m in runs},
         "outside_steps_s": {m: statistics.median(r["outside_steps_s"] for r in runs[m]) for m in runs},
         "peak_rss_mb": peaks, "process_max_rss_mb": max_rss_mb(), **extra, "runs": runs,
     }
+
+
+def _quartiles(values: list[float]) -> list[float]:
+    """First and third quartile (the middle half of the repetitions' ratios); both the value for one repetition."""
+    if len(values) < 2:
+        return [values[0], values[0]] if values else []
+    q = statistics.quantiles(values, n=4)
+    return [q[0], q[2]]
 
 
 def run(models, archs: dict, data_dir: Path, n_subjects: int, timeout: float = 600, log=print) -> dict:
