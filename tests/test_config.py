@@ -99,3 +99,26 @@ def test_the_readme_configuration_table_lists_every_option():
     missing = [f"{g}={f.stem}" for g, folder in groups.items() for f in folder.glob("*.yaml")
                if f"`{f.stem}`" not in rows.get(g, "")]
     assert not missing, f"not in the README's configuration table: {missing}"
+
+
+def test_each_models_loss_schema_defaults_are_its_default_preset():
+    """Issue 17: a loss option has one default. What a model's loss schema falls back to (for a key a preset
+    omits) is what its own preset, conf/loss/<model>.yaml, sets (before: SiameseVAELoss.beta 1.0 vs 1e-3)."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    from facevae.config import import_target
+
+    from .conftest import ROOT
+
+    differ = []
+    for model_file in sorted((ROOT / "conf" / "model").glob("*.yaml")):
+        model = OmegaConf.load(model_file)
+        schema = import_target(model._target_).loss_schema
+        preset = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "loss" / f"{model.name}.yaml"))
+        preset = {k: v for k, v in preset.items() if k != "defaults"}
+        for f in dataclasses.fields(schema):
+            if f.name in preset and f.name != "name" and preset[f.name] != f.default:
+                differ.append(f"{model.name}: loss.{f.name} schema {f.default!r} vs preset {preset[f.name]!r}")
+    assert not differ, differ

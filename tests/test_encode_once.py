@@ -65,3 +65,73 @@ def test_comparator_pair_scores_equal_scoring_the_images(tmp_path):
         direct = model.p_same(a, b).numpy()
     np.testing.assert_allclose(s["p"], direct, rtol=1e-4, atol=1e-5)
     assert np.array_equal(s["label_b"], ev.labels[ev.pairs["b"]])
+
+
+class _PairsStub:
+    def __init__(self, anchors):
+        self.anchors = torch.as_tensor(anchors)
+
+
+class _DataStub:
+    def __init__(self, pairs=None):
+        self.pair_datasets = {"test": pairs} if pairs is not None else {}
+
+
+@pytest.mark.parametrize("overrides", [["model=ssvae"], ["model=fader", "loss=l2"], ["model=classifier"],
+                                       ["model=siamese_comparator", "loss=siamese_comparator"]])
+def test_the_test_loop_collects_what_eval_batch_gives(overrides, tmp_path):
+    """test_step's own forward fills the collection: the same numbers a separate eval_batch pass gives, in split order."""
+    from facevae.evaluation.collect import from_test_loop
+
+    torch.manual_seed(0)
+    model = build_model(compose_config(overrides, tmp_path, tmp_path), CLASSES).eval()
+    ev = collection(model)  # the separate pass
+    images = torch.from_numpy(ev.images).unsqueeze(1)
+    labels, n = torch.from_numpy(ev.labels), len(ev.labels)
+    model.on_test_epoch_start()
+    with torch.no_grad(), pytest.warns(UserWarning):  # self.log without a Trainer
+        if getattr(model, "trains_on_pairs", False):
+            anchors = np.tile(np.arange(n), 2)  # eval_pairs_per_image=2
+            for s in range(0, len(anchors), 5):
+                a = anchors[s : s + 5]
+                b = (a + 3) % n
+                model.test_step((images[a], images[b], (labels[a] == labels[b]).float(), labels[a], labels[b]), s)
+            stub = _DataStub(_PairsStub(anchors))
+        else:
+            for s in range(0, n, 5):
+                model.test_step((images[s : s + 5], labels[s : s + 5], torch.zeros(5), torch.arange(s, s + 5)), s)
+            stub = _DataStub()
+    collected = from_test_loop(model, stub, n)
+    assert collected is not None and set(collected) == set(ev.outputs)
+    for key, value in ev.outputs.items():
+        np.testing.assert_allclose(collected[key].reshape(value.shape), value, rtol=1e-4, atol=1e-5, err_msg=key)
+    model.test_collection = model.test_collection[:1]  # a shard (a DDP rank): not the split, so not used
+    assert from_test_loop(model, stub, n) is None
+
+
+@pytest.mark.parametrize("overrides", [["model=ssvae"], ["model=ssvae", "model.edit_mode=residual"],
+                                       ["model=fader", "loss=l2"]])
+def test_edits_start_from_the_collected_codes_and_are_made_once(overrides, tmp_path):
+    """The observers' edits and traversals are the model's own edits of the faces, made from the collection's
+    codes without running the encoder again, and each is computed once however many observers read it."""
+    from facevae.evaluation.collect import edit_images, traverse_images
+
+    torch.manual_seed(0)
+    model = build_model(compose_config(overrides, tmp_path, tmp_path), CLASSES).eval()
+    ev = collection(model)
+    idx = np.array([0, 3, 5])
+    x = torch.from_numpy(ev.images[idx]).unsqueeze(1)
+    with torch.no_grad():
+        direct = model.edit(x, 5, 0.7)[:, 0].numpy()
+        along = model.traverse(x, 2, torch.tensor([-1.0, 2.0])).numpy() if hasattr(model, "traverse") else None
+    encode = model.encode
+    model.encode = refuse
+    try:
+        edited = edit_images(model, ev, idx, 5, 0.7)
+        np.testing.assert_allclose(edited, direct, rtol=1e-4, atol=1e-5)
+        assert edit_images(model, ev, idx, 5, 0.7) is edited  # read again, not made again
+        assert not np.allclose(edit_images(model, ev, idx, 1, 0.7), edited)  # another target is another edit
+        if along is not None:
+            np.testing.assert_allclose(traverse_images(model, ev, idx, 2, [-1.0, 2.0]), along, rtol=1e-4, atol=1e-5)
+    finally:
+        model.encode = encode

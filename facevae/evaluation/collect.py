@@ -29,6 +29,8 @@ class EvalSet:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)  # what model.eval_batch returned
     # §2.2's evaluation pairs (PairDataModule): positions `a`, `b` into this split and the 0/1 `same` target
     pairs: dict[str, np.ndarray] = field(default_factory=dict)
+    # edits and traversals made from the collected codes, each once (edit_images, traverse_images)
+    edits: dict[tuple, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -71,9 +73,29 @@ def run_model(model, images_uint8: np.ndarray, labels: np.ndarray, batch_size: i
     return {k: torch.cat(v).numpy().squeeze(1) if k == "recon" else torch.cat(v).numpy() for k, v in out.items()}
 
 
+def from_test_loop(model, datamodule, n: int) -> dict[str, np.ndarray] | None:
+    """What trainer.test's own forward collected (FaceModule.collect_test), one row per test image in split
+    order; None when the loop did not see the whole split in order (a DDP rank sees its shard)."""
+    batches = getattr(model, "test_collection", None)
+    if not batches:
+        return None
+    rows = {k: torch.cat([b[k] for b in batches]) for k in batches[0]}
+    pairs = getattr(datamodule, "pair_datasets", {}).get("test")
+    # The loop's k-th row is the split's image k, or for pairs the anchor of pair k (anchors: 0..n-1, repeated)
+    anchors = pairs.anchors.numpy() if pairs is not None else np.arange(n)
+    total = len(next(iter(rows.values())))
+    if total != len(anchors) or not np.array_equal(anchors[:n], np.arange(n)):
+        return None
+    return {k: (v[:n].float() if v.is_floating_point() else v[:n]).numpy() for k, v in rows.items()}
+
+
 def collect(model, datamodule, split: str = "test", progress: bool = False) -> EvalSet:
-    """The split's images and ground truth with the model's evaluation outputs."""
+    """The split's images and ground truth with the model's evaluation outputs: for the test split, those its
+    test loop computed (one pass); otherwise (or when the loop saw a shard) one `eval_batch` pass."""
     _, a = split_arrays(datamodule, split)
+    outputs = from_test_loop(model, datamodule, len(a["labels"])) if split == "test" else None
+    if outputs is None:
+        outputs = run_model(model, a["images"], a["labels"], progress=progress)
     data = datamodule.data
     return EvalSet(
         images=a["images"].astype(np.float32) / 255.0,
@@ -84,7 +106,7 @@ def collect(model, datamodule, split: str = "test", progress: bool = False) -> E
         factors=a["factors"],
         factor_names=list(data.factor_names),
         classes=list(datamodule.classes),
-        outputs=run_model(model, a["images"], a["labels"], progress=progress),
+        outputs={k: v.squeeze(1) if k == "recon" and v.ndim == 4 else v for k, v in outputs.items()},
         pairs=split_pairs(datamodule, split),
     )
 
@@ -99,14 +121,43 @@ def split_pairs(datamodule, split: str) -> dict[str, np.ndarray]:
             "same": pairs.same.numpy()}
 
 
+def _codes(ev: EvalSet, idx: np.ndarray) -> np.ndarray | None:
+    """The collected whole codes (`latent`) of the faces idx, or None for a model that has none."""
+    latent = ev.outputs.get("latent")
+    return None if latent is None else latent[idx]
+
+
 @torch.no_grad()
-def edit_images(model, images: np.ndarray, target: int, strength: float, batch_size: int = 128,
-                source: np.ndarray | None = None) -> np.ndarray:
-    """model.edit over float images (N, H, W) in [0, 1]; returns (N, H, W) in [0, 1]."""
-    model.eval()
-    out = []
-    for s in range(0, len(images), batch_size):
-        x = torch.from_numpy(np.ascontiguousarray(images[s : s + batch_size])).unsqueeze(1).to(model.device)
-        src = None if source is None else torch.from_numpy(source[s : s + batch_size]).to(model.device)
-        out.append(model.edit(x.float(), target, strength, source=src)[:, 0].float().cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, *images.shape[1:]), np.float32)
+def edit_images(model, ev: EvalSet, idx, target: int, strength: float, source: np.ndarray | None = None,
+                batch_size: int = 128) -> np.ndarray:
+    """model.edit of the split's faces `idx` toward class `target`: (N, H, W) in [0, 1]. The edit starts from
+    each face's collected code (the encoder does not run again), and each (faces, target, strength, source)
+    is made once per collection and model: every observer reads the same edits. After changing a model in
+    place (e.g. its edit_mode), start from `dataclasses.replace(ev, edits={})`."""
+    idx = np.asarray(idx, np.int64)
+    key = ("edit", id(model), idx.tobytes(), int(target), float(strength), None if source is None else np.asarray(source).tobytes())
+    if key not in ev.edits:
+        model.eval()
+        images, codes, out = ev.images[idx], _codes(ev, idx), []
+        for s in range(0, len(idx), batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(images[s : s + batch_size])).unsqueeze(1).to(model.device)
+            src = None if source is None else torch.from_numpy(source[s : s + batch_size]).to(model.device)
+            # a model without a collected `latent` (or an edit() of its own without `code`) encodes x itself
+            code = {} if codes is None else {"code": torch.from_numpy(codes[s : s + batch_size]).to(model.device)}
+            out.append(model.edit(x.float(), target, strength, source=src, **code)[:, 0].float().cpu())
+        ev.edits[key] = torch.cat(out).numpy() if out else np.zeros((0, *ev.images.shape[1:]), np.float32)
+    return ev.edits[key]
+
+
+@torch.no_grad()
+def traverse_images(model, ev: EvalSet, idx, axis: int, values) -> np.ndarray:
+    """Fig. 11: the faces `idx` decoded from their collected codes with one latent axis set to each of
+    `values`: (len(values), N, H, W); made once per collection."""
+    idx = np.asarray(idx, np.int64)
+    values = np.asarray(values, np.float32)
+    key = ("traverse", id(model), idx.tobytes(), int(axis), values.tobytes())
+    if key not in ev.edits:
+        model.eval()
+        codes = torch.from_numpy(ev.outputs["latent"][idx]).to(model.device)
+        ev.edits[key] = model.decode_along(codes, axis, torch.from_numpy(values)).float().cpu().numpy()
+    return ev.edits[key]

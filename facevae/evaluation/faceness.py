@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..metrics import face_verdict, relative_per_class, sharpness_ratio
-from .collect import EvalSet, edit_images
+from .collect import EvalSet, edit_images, traverse_images
 
 MIN_SHARPNESS = 0.5  # decoded faces keep at least half the real faces' Laplacian variance (64x64)
 
@@ -46,12 +46,10 @@ def traversal_faces(model, ev: EvalSet, values) -> np.ndarray | None:
     """The decoded Fig. 11 traversal (sadness axis) of the test neutral faces: (S*N, H, W), or None."""
     from .observers import starting_faces
 
-    if not hasattr(model, "traverse") or "sadness" not in ev.classes:
+    if not hasattr(model, "decode_along") or "sadness" not in ev.classes:
         return None
-    x = torch.from_numpy(ev.images[starting_faces(ev)]).unsqueeze(1).to(model.device)
-    with torch.no_grad():
-        faces = model.traverse(x, model.axis_of(ev.classes.index("sadness")), torch.as_tensor(values))
-    return faces.float().cpu().numpy().reshape(-1, *ev.images.shape[1:])
+    faces = traverse_images(model, ev, starting_faces(ev), model.axis_of(ev.classes.index("sadness")), values)
+    return faces.reshape(-1, *ev.images.shape[1:])
 
 
 @torch.no_grad()
@@ -90,8 +88,8 @@ def face_scores(model, ev: EvalSet, train_images: np.ndarray, train_labels: np.n
         verdicts["traversal"] = face_verdict(recon_ssim, mean_ssim, numbers["faces/sharpness_traversal"],
                                              MIN_SHARPNESS)
     if model.can_edit and edit_targets:
-        base = ev.images[starting_faces(ev)]
-        edits = np.concatenate([edit_images(model, base, k, 1.0) for k in edit_targets])
+        start = starting_faces(ev)
+        edits = np.concatenate([edit_images(model, ev, start, k, 1.0) for k in edit_targets])
         numbers["faces/sharpness_edit"] = sharpness_ratio(edits, ev.images)
         verdicts["edit"] = face_verdict(recon_ssim, mean_ssim, numbers["faces/sharpness_edit"], MIN_SHARPNESS)
     if observer is not None:

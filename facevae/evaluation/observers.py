@@ -12,7 +12,7 @@ import torch
 from ..figures.style import class_colors, save
 from ..metrics import control_score, traversal_spearman
 from .claims_table import Claim
-from .collect import EvalSet, edit_images
+from .collect import EvalSet, edit_images, traverse_images
 
 CONTROL_STRENGTHS = np.linspace(0.0, 1.0, 5)
 TRAVERSAL_VALUES = np.linspace(-2.0, 2.0, 9)
@@ -112,10 +112,10 @@ def real_and_edit(model, ev: EvalSet, observer: Observer) -> tuple[dict[str, flo
     numbers = {f"{n}/acc_real": acc_real, **{f"{n}/acc_real_{c}": v for c, v in per_real.items()}}
     per_edit: dict[str, float] = {}
     if model.can_edit:
-        base = ev.images[starting_faces(ev)]
+        start = starting_faces(ev)
         hits = []
         for k in targets(ev, observer):
-            edited = edit_images(model, base, k, 1.0)
+            edited = edit_images(model, ev, start, k, 1.0)
             _, per = accuracy_on(observer, edited, np.full(len(edited), k))
             per_edit[ev.classes[k]] = per.get(ev.classes[k], float("nan"))
             hits.append(per_edit[ev.classes[k]])
@@ -127,10 +127,10 @@ def real_and_edit(model, ev: EvalSet, observer: Observer) -> tuple[dict[str, flo
 
 def control(model, ev: EvalSet, observer: Observer) -> dict[str, float]:
     """Fig. 8: mean rise of P(target) from strength 0 to 1 over all emotions (and Spearman ρ)."""
-    base = ev.images[starting_faces(ev)]
+    start = starting_faces(ev)
     deltas, rhos = [], []
     for k in targets(ev, observer):
-        probs = np.stack([observer.probs(edit_images(model, base, k, float(s))) for s in CONTROL_STRENGTHS])
+        probs = np.stack([observer.probs(edit_images(model, ev, start, k, float(s))) for s in CONTROL_STRENGTHS])
         score = control_score(np.nan_to_num(probs), k)
         deltas.append(score["delta"])
         rhos.append(score["spearman"])
@@ -140,13 +140,10 @@ def control(model, ev: EvalSet, observer: Observer) -> dict[str, float]:
 
 def fig11_traversal(model, ev: EvalSet, observer: Observer) -> tuple[dict[str, float], list[Claim]]:
     """Fig. 11: along the sadness axis, P(sad) should rise toward + and P(happy) toward − (Spearman ρ)."""
-    if not hasattr(model, "traverse") or not {"sadness", "happiness"} <= set(ev.classes):
+    if not hasattr(model, "decode_along") or not {"sadness", "happiness"} <= set(ev.classes):
         return {}, []
     axis = model.axis_of(ev.classes.index("sadness"))
-    base = ev.images[starting_faces(ev)]
-    with torch.no_grad():
-        x = torch.from_numpy(base).unsqueeze(1).to(model.device)
-        faces = model.traverse(x, axis, torch.as_tensor(TRAVERSAL_VALUES)).cpu().numpy()  # (S, N, H, W)
+    faces = traverse_images(model, ev, starting_faces(ev), axis, TRAVERSAL_VALUES)  # (S, N, H, W)
     probs = np.stack([observer.probs(f) for f in faces])
     t = traversal_spearman(TRAVERSAL_VALUES, probs, ev.classes)
     n = observer.name
@@ -172,7 +169,7 @@ def paired(model, ev: EvalSet, observer: Observer | None) -> dict[str, float]:
     edited = np.empty_like(ev.images[apex])
     for k in np.unique(ev.labels[apex]):
         m = ev.labels[apex] == k
-        edited[m] = edit_images(model, ev.images[src[m]], int(k), 1.0)
+        edited[m] = edit_images(model, ev, src[m], int(k), 1.0)
     real, start = torch.as_tensor(ev.images[apex]).unsqueeze(1), torch.as_tensor(ev.images[src]).unsqueeze(1)
     out = torch.as_tensor(edited).unsqueeze(1)
     numbers = {

@@ -77,7 +77,7 @@ def photo_pairs(model, ev: EvalSet, judge, figures: Path, notes: dict,
         return {}
     neutral, happy = ev.classes.index("neutral"), ev.classes.index("happiness")
     inputs, smiles = ev.images[src], ev.images[dst]
-    edits = edit_images(model, inputs, happy, 1.0, source=np.full(len(src), neutral, np.int64))
+    edits = edit_images(model, ev, src, happy, 1.0, source=np.full(len(src), neutral, np.int64))
     m: dict[str, float] = {f"{PREFIX}n_pairs": float(len(src))}
     faces = {"edit": edits, "smile": smiles, "input": inputs}
     if template is not None:

@@ -46,9 +46,18 @@ class FaceModule(pl.LightningModule):
         Figs. 7 and 10). Computed once per test image (facevae.evaluation.collect); figures read them."""
         return {}
 
+    def on_test_epoch_start(self) -> None:
+        self.test_collection: list[dict[str, torch.Tensor]] = []
+
+    def collect_test(self, outputs: dict[str, torch.Tensor]) -> None:
+        """Keep a test batch's per-image outputs (what `eval_batch` gives), computed by test_step's own forward:
+        the test loop is the one pass over the test split (issue 17; facevae.evaluation.collect reads it)."""
+        self.test_collection.append({k: v.detach().cpu() for k, v in outputs.items()})
+
     def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
-             source: torch.Tensor | None = None) -> torch.Tensor:
-        """Faces x in [0, 1] turned toward class `target`; strength 0 = reconstruction, 1 = the class."""
+             source: torch.Tensor | None = None, code: torch.Tensor | None = None) -> torch.Tensor:
+        """Faces x in [0, 1] turned toward class `target`; strength 0 = reconstruction, 1 = the class. `code`:
+        x's whole latent (eval_batch's `latent`) when the caller already has it, so the encoder is not run."""
         raise NotImplementedError(f"{type(self).__name__} cannot edit faces")
 
     @classmethod

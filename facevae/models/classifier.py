@@ -138,7 +138,10 @@ class Classifier(FaceModule):
 
     def _evaluate(self, batch, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         x, y, _, _ = batch
-        logits = self.predict_logits(x)
+        out = self.eval_batch(x, y)  # one forward gives the test metrics and the test collection
+        if stage == "test":
+            self.collect_test(out)
+        logits = out["scores"]
         loss = cross_entropy_loss(logits, y, self.label_smoothing).mean()
         self.log(f"{stage}/loss", loss, batch_size=len(x), sync_dist=True)
         return logits.argmax(1), y

@@ -153,13 +153,18 @@ class Fader(ClassCodes, FaceModule):
 
     def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.encode(x)
-        return {"codes": self.summary_codes(z), "latent": z, "recon": self.decode(z, y),
+        return self.eval_outputs(z, self.decode(z, y))
+
+    def eval_outputs(self, z: torch.Tensor, x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """eval_batch's outputs from the code and its reconstruction with the true y (the test loop's forward)."""
+        return {"codes": self.summary_codes(z), "latent": z, "recon": x_hat,
                 "pred": self.predict_from_latent(z), "axes": z[:, : self.n_classes]}
 
-    def mix(self, x: torch.Tensor, weights: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
+    def mix(self, x: torch.Tensor, weights: torch.Tensor, source: torch.Tensor | None = None,
+            code: torch.Tensor | None = None) -> torch.Tensor:
         """Faces x (N or 1 ×1×H×W) decoded with y = onehot(source) + Σ_k w_k (onehot(k) − onehot(source)), one row
         of `weights` (B × K) per output (§2.3's sliders); source defaults to neutral."""
-        z = self.encode(x)
+        z = self.encode(x) if code is None else code  # code: x's z when already known (the evaluation's collection)
         weights = weights.to(z)
         z = z.expand(len(weights), -1) if len(z) == 1 else z
         if source is None:
@@ -176,11 +181,11 @@ class Fader(ClassCodes, FaceModule):
         return self.compose(x, edited, self.decode(z, src)) if self.edit_mode == "residual" else edited
 
     def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
-             source: torch.Tensor | None = None) -> torch.Tensor:
+             source: torch.Tensor | None = None, code: torch.Tensor | None = None) -> torch.Tensor:
         """x's code decoded with y slid from its `source` class (default neutral) to `target` (§2.3's sliders)."""
         weights = torch.zeros(len(x), self.n_classes, device=x.device)
         weights[:, target] = strength
-        return self.mix(x, weights, source)
+        return self.mix(x, weights, source, code)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Reconstruction of x with attribute y."""
@@ -274,6 +279,8 @@ class Fader(ClassCodes, FaceModule):
     def _evaluate(self, batch, stage: str, acc, disc_acc):
         x, y, _, _ = batch
         out = self.losses(x, y)
+        if stage == "test":
+            self.collect_test(self.eval_outputs(out["z"], out["x_hat"]))
         acc.update(self.predict_from_latent(out["z"]), y)
         disc_acc.update(self.dis_predict(out["d"]), self.dis_target(y))
         logs = {f"{stage}/{k}": out[k] for k in ("loss", *self.loss_terms)}

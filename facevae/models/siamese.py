@@ -124,7 +124,10 @@ class SiameseComparator(FaceModule):
 
     def _evaluate(self, batch, stage: str, acc: BinaryAccuracy, auroc: BinaryAUROC):
         a, b, same, _, _ = batch
-        logits = self(a, b)
+        fa = self.embed(a)
+        if stage == "test":  # every test image is the anchor of its pairs: the collection keeps f(anchor)
+            self.collect_test({"features": fa})
+        logits = self.compare(fa, self.embed(b))
         loss = comparator_loss(logits, same).mean()
         p = torch.sigmoid(logits)
         acc.update(p, same.long())

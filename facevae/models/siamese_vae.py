@@ -97,10 +97,14 @@ class SiameseVAE(GaussianVAE, FaceModule):
 
     def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         mu, _ = self.encode(x)
-        out = {"codes": mu, "recon": torch.sigmoid(self.decode_logits(mu))}
+        return self.eval_outputs(x, mu, torch.sigmoid(self.decode_logits(mu)))
+
+    def eval_outputs(self, x: torch.Tensor, mu: torch.Tensor, recon: torch.Tensor) -> dict[str, torch.Tensor]:
+        """eval_batch's outputs from the mean code and its reconstruction (the test loop's own forward)."""
+        out = {"codes": mu, "recon": recon}
         clf = self.frozen_classifier()
         if clf is not None:  # the §2.1 classifier's reading of input and reconstruction (the figure's labels)
-            out["pred_input"], out["pred_recon"] = clf(x).argmax(1), clf(out["recon"]).argmax(1)
+            out["pred_input"], out["pred_recon"] = clf(x).argmax(1), clf(recon).argmax(1)
         return out
 
     def losses(self, x: torch.Tensor, img_b: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
@@ -116,7 +120,7 @@ class SiameseVAE(GaussianVAE, FaceModule):
         else:
             terms["siam"] = torch.zeros((), device=x.device)
         terms["loss"] = terms["rl"] + self.beta * terms["ll"] + self.lam * terms["siam"]
-        terms["recon"] = recon
+        terms["recon"], terms["mu"] = recon, mu
         return terms
 
     def training_step(self, batch, batch_idx):
@@ -141,11 +145,12 @@ class SiameseVAE(GaussianVAE, FaceModule):
 
     def test_step(self, batch, batch_idx):
         out = self._evaluate(batch, "test")
-        judge = self.frozen_classifier()
-        if judge is not None:
-            x, _, _, y, _ = batch
-            self.acc_recon.update(judge(out["recon"]).argmax(1), y)
-            self.acc_input.update(judge(x).argmax(1), y)
+        x, _, _, y, _ = batch
+        collected = self.eval_outputs(x, out["mu"], out["recon"])
+        self.collect_test(collected)
+        if "pred_recon" in collected:
+            self.acc_recon.update(collected["pred_recon"], y)
+            self.acc_input.update(collected["pred_input"], y)
             self.log("test/classifier_acc_on_recon", self.acc_recon, batch_size=len(x), sync_dist=True)
             self.log("test/classifier_acc_on_input", self.acc_input, batch_size=len(x), sync_dist=True)
 

@@ -18,14 +18,14 @@ from .losses import classification_loss, cross_reconstruction_bce, latent_loss, 
 
 @dataclass
 class SSVAELoss:
-    """Loss options of §2.4: L = α·RL + β·LL + γ·CL; the defaults here are §3.4's (loss=ssvae_paper), the default
-    run's weights are in conf/loss/ssvae.yaml."""
+    """Loss options of §2.4: L = α·RL + β·LL + γ·CL. The defaults are the default run's, conf/loss/ssvae.yaml
+    (tests/test_config.py keeps them equal; why those weights: that file); §3.4's are loss=ssvae_paper."""
 
     name: str = "ssvae"
     alpha: float = 1.0
-    beta: float = 2.0
-    gamma: float = 10.0
-    rl_reduction: str = "mean"  # RL over pixels: mean (Keras, the paper's framework) or sum (textbook ELBO)
+    beta: float = 0.01
+    gamma: float = 1000.0
+    rl_reduction: str = "sum"  # RL over pixels: sum (textbook ELBO) or mean (Keras, the paper's framework)
     # XL (not in the paper, issue 14): a face decoded (or, under edit_mode=warp, warped) toward its partner's emotion
     # axes must be the partner: a frame of the same CK+ sequence (data.partners=true). 0 = off.
     xl: float = 0.0
@@ -105,10 +105,14 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
 
     def eval_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         mu, _ = self.encode(x)
+        return self.eval_outputs(mu, self.decode_logits(mu))
+
+    def eval_outputs(self, mu: torch.Tensor, logits: torch.Tensor) -> dict[str, torch.Tensor]:
+        """eval_batch's outputs from the mean code and its decoded logits (the test loop's own forward)."""
         axes = mu[:, : self.n_axes]
         if self.hparams.neutral_encoding == "zero":  # neutral's "variable" is the threshold (Fig. 10)
             axes = torch.cat([torch.full_like(axes[:, :1], self.hparams.neutral_threshold), axes], dim=1)
-        return {"codes": self.summary_codes(mu), "latent": mu, "recon": self.decode(mu),
+        return {"codes": self.summary_codes(mu), "latent": mu, "recon": torch.sigmoid(logits),
                 "pred": self.predict_from_latent(mu), "axes": axes}
 
     def summary_codes(self, mu: torch.Tensor) -> torch.Tensor:
@@ -121,10 +125,12 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
             return self.class_codes
         return self.label_vectors(torch.arange(len(self.classes), device=self.class_codes.device))
 
-    def mix(self, x: torch.Tensor, weights: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
+    def mix(self, x: torch.Tensor, weights: torch.Tensor, source: torch.Tensor | None = None,
+            code: torch.Tensor | None = None) -> torch.Tensor:
         """Faces x (N or 1 ×1×H×W) with the emotion axes a' = a + Σ_k w_k (goal_k − a), one row of `weights`
-        (B × K) per output; strength 0 everywhere returns the reconstruction (decode) or x (residual)."""
-        mu, _ = self.encode(x)
+        (B × K) per output; strength 0 everywhere returns the reconstruction (decode) or x (residual).
+        `code`: x's mean code when already known (the evaluation's collection), else encoded here."""
+        mu = self.encode(x)[0] if code is None else code
         weights = weights.to(mu)
         mu = mu.expand(len(weights), -1) if len(mu) == 1 else mu
         moved = mu.clone()
@@ -143,11 +149,11 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
         return warp(x, flow)
 
     def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
-             source: torch.Tensor | None = None) -> torch.Tensor:
+             source: torch.Tensor | None = None, code: torch.Tensor | None = None) -> torch.Tensor:
         """x with its emotion axes moved toward `target`'s code (CL's axes, §2.4)."""
         weights = torch.zeros(len(x), len(self.classes), device=x.device)
         weights[:, target] = strength
-        return self.mix(x, weights, source)
+        return self.mix(x, weights, source, code)
 
     def axis_of(self, class_index: int) -> int:
         """The latent axis of a class (under 'zero' encoding neutral has none and the others shift by one)."""
@@ -207,6 +213,8 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
     def _evaluate(self, batch, stage: str, acc: MulticlassAccuracy):
         x, y, _, _ = batch
         out = self.losses(x, y, sample=False)
+        if stage == "test":
+            self.collect_test(self.eval_outputs(out["mu"], out["logits"]))
         acc.update(self.predict_from_latent(out["mu"]), y)
         mse = (torch.sigmoid(out["logits"]) - x).pow(2).mean()
         logs = {f"{stage}/{k}": out[k] for k in ("loss", *self.loss_terms)}
