@@ -7,36 +7,16 @@ minute on 2 cores).
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
-import pytorch_lightning as pl
 
-from facevae.evaluation.collect import collect, edit_images, split_arrays
+from facevae.evaluation.collect import edit_images, split_arrays
 from facevae.evaluation.faceness import MIN_SHARPNESS, class_mean_faces, ssim, traversal_faces
 from facevae.evaluation.observers import TRAVERSAL_VALUES, starting_faces
 from facevae.judge import judge_available
 from facevae.metrics import face_verdict, laplacian_variance, sharpness_ratio
 
-from .conftest import compose_config
-
-EPOCHS = 30
-SUBJECTS = 12
-
-
-@pytest.fixture(scope="module")
-def small_set(tmp_path_factory):
-    """The smoke config on 12 synthetic subjects: (cfg, prepared datamodule, held-out EvalSet arrays)."""
-    from facevae.run import build_datamodule
-
-    data_dir = tmp_path_factory.mktemp("faces-data")
-    cfg = compose_config(["debug=smoke", "data.progress=false", f"data.synth.n_subjects={SUBJECTS}",
-                          f"trainer.max_epochs={EPOCHS}", "data.batch_size=8"], tmp_path_factory.mktemp("faces-run"), data_dir)
-    dm = build_datamodule(cfg)
-    dm.prepare_data()
-    dm.setup("fit")
-    return cfg, dm
+from .faces_small import fit_and_collect, small_set  # noqa: F401 (small_set: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +24,6 @@ def trained(small_set):
     """The default β-VAE trained on the small set, with its held-out EvalSet."""
     cfg, dm = small_set
     return fit_and_collect(cfg, dm)
-
-
-def fit_and_collect(cfg, dm, epochs: int = EPOCHS):
-    """The model of `cfg` trained `epochs` epochs on the small set (seed 0), in eval mode, with its held-out EvalSet."""
-    from facevae.run import build_model
-
-    pl.seed_everything(0, verbose=False)
-    model = build_model(cfg, dm.classes)
-    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                         limit_val_batches=0)
-    trainer.fit(model, datamodule=dm)
-    model.eval()
-    return model, collect(model, dm, "test")
 
 
 def class_means_for(dm, ev) -> np.ndarray:
@@ -111,36 +77,3 @@ def test_edit_toward_happiness_raises_the_judges_p_happy(trained):
     after = judge.probs_for(edit_images(model, ev, starting_faces(ev), happy, 1.0), ev.classes)[:, happy]
     assert after.mean() > before.mean() + 0.2, f"P(happy) {before.mean():.2f} -> {after.mean():.2f}"
     assert np.mean(after > before) >= 0.75
-
-
-@pytest.fixture(scope="module")
-def warp_editor(small_set):
-    """experiment=ssvae_warp_editor on the small set, with its held-out EvalSet."""
-    from facevae.run import build_datamodule
-
-    cfg, _ = small_set
-    cfg = cfg.copy()
-    cfg.data.partners, cfg.model.edit_mode, cfg.loss.xl = True, "warp", 1.0
-    dm = build_datamodule(cfg)
-    dm.prepare_data()
-    dm.setup("fit")
-    return fit_and_collect(cfg, dm, EPOCHS // 2)  # a paired epoch is twice as long: the same steps as `trained`
-
-
-@pytest.mark.slow
-def test_warp_edits_keep_the_person_better_than_decoded_edits(warp_editor):
-    """Each held-out sequence's neutral frame edited toward the sequence's emotion: the warp edit is closer (SSIM)
-    to the real apex of the same person than the same model's decoded edit, and as sharp as a real face.
-    (On the full default data it also beats the untouched neutral frame: README, "Decoded faces".)"""
-    from facevae.evaluation.observers import paired
-
-    model, ev = warp_editor
-    warped = paired(model, ev, None)
-    model.edit_mode = "decode"
-    try:  # a collection's edits belong to one model state: the decoded edits start from a copy without them
-        decoded = paired(model, dataclasses.replace(ev, edits={}), None)
-    finally:
-        model.edit_mode = "warp"
-    assert warped["paired/ssim_edit"] > decoded["paired/ssim_edit"] + 0.05, (warped, decoded)
-    edited = edit_images(model, ev, starting_faces(ev), ev.classes.index("happiness"), 1.0)
-    assert sharpness_ratio(edited, ev.images) >= 0.7
