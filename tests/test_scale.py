@@ -194,3 +194,40 @@ def test_paper_fig6_preset_runs_on_cpu_with_smoke(tmp_path, data_dir):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["model/params"] > 134_000_000  # the paper's classifier, F256 on 128·128·32
     assert (run / "figures" / "fig6_tsne.png").is_file()
+
+
+def test_last_ckpt_is_the_last_epoch_when_the_best_came_earlier(tmp_path):
+    """Lightning >= 2.6 writes save_last's last.ckpt only in epochs where best.ckpt improves; conf/callbacks gives
+    last.ckpt its own callback, so `ckpt_path=last` resumes (and `make demo` serves) the last epoch."""
+    import pytorch_lightning as pl
+    import torch
+    from hydra.utils import instantiate
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from .conftest import compose_config
+
+    cfg = compose_config(["model=classifier"], tmp_path, tmp_path)
+    callbacks = [instantiate(cfg.callbacks.model_checkpoint), instantiate(cfg.callbacks.last_checkpoint)]
+
+    class GetsWorse(pl.LightningModule):  # val/acc (the classifier's monitor) is best in epoch 0
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Linear(1, 1)
+
+        def training_step(self, batch, batch_idx):
+            return self.w(batch[0]).pow(2).mean()
+
+        def validation_step(self, batch, batch_idx):
+            self.log("val/acc", 1.0 - 0.1 * self.current_epoch)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    loader = DataLoader(TensorDataset(torch.ones(4, 1)), batch_size=2)
+    trainer = pl.Trainer(max_epochs=3, callbacks=callbacks, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu")
+    trainer.fit(GetsWorse(), loader, loader)
+    saved = {name: torch.load(tmp_path / "checkpoints" / f"{name}.ckpt", weights_only=True)["epoch"]
+             for name in ("best", "last")}
+    assert saved == {"best": 0, "last": 2}
+    assert trainer.checkpoint_callback.best_model_path.endswith("best.ckpt")
