@@ -160,6 +160,7 @@ def test_the_recognition_recipe_composes_and_trains_one_step(tmp_path):
     assert cfg.callbacks.model_checkpoint.monitor == "val/loss" and cfg.callbacks.model_checkpoint.mode == "min"
     model = build_model(cfg, CLASSES)
     assert model.label_smoothing == 0.1 and cfg.data.image_size == 64
+    assert model.feature_name == "GAP activations"  # Fig. 6's title names what it maps (no F100 here)
     model.trainer = SimpleNamespace(max_epochs=cfg.trainer.max_epochs)
     setup = model.configure_optimizers()
     opt, sched = setup["optimizer"], setup["lr_scheduler"]
@@ -178,6 +179,14 @@ def test_the_recognition_recipe_composes_and_trains_one_step(tmp_path):
     tta_gap = (model.predict_logits(x) - model.predict_logits(mirrored)).abs().max()
     plain_gap = (model(x) - model(mirrored)).abs().max()
     assert tta_gap < 1e-6 < plain_gap
+
+
+def test_fig6_names_the_layer_it_maps(tmp_path):
+    """§2.1's network embeds its F100 layer (dropout and D7 after it); tsne_features=logits embeds the logits."""
+    for overrides, name in ((["model=classifier"], "F100 activations"),
+                            (["model=classifier", "arch.classifier=C8-C32-F64-D7"], "F64 activations"),
+                            (["model=classifier", "model.tsne_features=logits"], "logits")):
+        assert build_model(compose_config(overrides, tmp_path, tmp_path), CLASSES).feature_name == name
 
 
 def test_an_unknown_schedule_is_named(tmp_path):

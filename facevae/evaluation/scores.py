@@ -69,15 +69,17 @@ def reconstruction(ev: EvalSet) -> dict[str, float]:
     }
 
 
-def embedding(ev: EvalSet, figures: Path, seed: int, model_name: str) -> tuple[dict[str, float], list[Claim], list[Path]]:
-    """t-SNE of the features (or latent means): separability numbers, Fig. 6's two claims, the map."""
+def embedding(ev: EvalSet, figures: Path, seed: int, model_name: str,
+              feature_name: str | None = None) -> tuple[dict[str, float], list[Claim], list[Path]]:
+    """t-SNE of the features (or latent means): separability numbers, Fig. 6's two claims, the map.
+    `feature_name`: the model's own name for its features (the classifier's: "F100 activations", "logits")."""
     source = ev.embedding_input()
     if source is None or len(ev) < 8:
         return {}, [], []
     features, name = source
     emb = tsne_embedding(features, seed=seed)  # the classifier's model.tsne_seed when it has one
     numbers = embedding_numbers(emb, ev.labels)
-    title = "the classifier's F100 activations" if model_name == "classifier" else f"the {model_name}'s {name}"
+    title = f"the {model_name}'s {feature_name or name}"
     path = fig6_tsne(emb, ev.labels, ev.classes, numbers, title, figures / "fig6_tsne.png")
     claims = []
     present = {ev.classes[k] for k in np.unique(ev.labels)}

@@ -45,7 +45,8 @@ def run_suite(model, datamodule, out_dir: Path, seed: int = 0, model_name: str =
     numbers, _ = scores.classification(ev, figures)
     metrics.update(numbers)
     metrics.update(scores.reconstruction(ev))
-    numbers, found, _ = scores.embedding(ev, figures, model.hparams.get("tsne_seed", seed), model_name)
+    numbers, found, _ = scores.embedding(ev, figures, model.hparams.get("tsne_seed", seed), model_name,
+                                         getattr(model, "feature_name", None))
     metrics.update(numbers)
     claims += found
     numbers, found = scores.latent_dominance(ev, "Fig. 7" if model_name == "fader" else "Fig. 10")

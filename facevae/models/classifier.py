@@ -75,6 +75,8 @@ class Classifier(FaceModule):
         self.net, _ = build_network(spec, self.image_shape, arch["pool_stride"], out_activation=False,
                                     image_size=image_size)
         self.feature_end = self._feature_end(self.net)
+        # what Fig. 6 maps, named for its title
+        self.feature_name = "logits" if tsne_features == "logits" else f"{self._feature_token(spec)} activations"
         self.label_smoothing = float(loss.get("label_smoothing", 0.0))
         n = len(classes)
         self.val_acc = MulticlassAccuracy(n, average="micro")
@@ -89,6 +91,15 @@ class Classifier(FaceModule):
         while end > 0 and isinstance(net[end - 1], nn.Dropout):
             end -= 1  # D0.5 regularises the head; the F100 ReLU output is what the paper embeds
         return end
+
+    @staticmethod
+    def _feature_token(spec: str) -> str:
+        """The layer whose output `features` returns, in the paper's notation: "F100" in §2.1, "GAP" in the recipe."""
+        tokens, layers = spec.replace(" ", "").split("-"), parse_arch(spec)
+        end = len(layers) - 1  # the final D<n>, then any dropout before it, as _feature_end
+        while end > 0 and layers[end - 1].kind == "dropout":
+            end -= 1
+        return tokens[end - 1]
 
     # -- the model ---------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
