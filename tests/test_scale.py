@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, compose_config
 
 FAST = ["model=classifier", "debug=smoke", "trainer.max_epochs=1", "data.progress=false",
         "callbacks.progress_bar=null", "eval.judge=false", "eval.disentanglement=false"]
@@ -203,8 +203,6 @@ def test_last_ckpt_is_the_last_epoch_when_the_best_came_earlier(tmp_path):
     import torch
     from hydra.utils import instantiate
     from torch.utils.data import DataLoader, TensorDataset
-
-    from .conftest import compose_config
 
     cfg = compose_config(["model=classifier"], tmp_path, tmp_path)
     callbacks = [instantiate(cfg.callbacks.model_checkpoint), instantiate(cfg.callbacks.last_checkpoint)]

@@ -94,12 +94,10 @@ class Classifier(FaceModule):
 
     @staticmethod
     def _feature_token(spec: str) -> str:
-        """The layer whose output `features` returns, in the paper's notation: "F100" in §2.1, "GAP" in the recipe."""
-        tokens, layers = spec.replace(" ", "").split("-"), parse_arch(spec)
-        end = len(layers) - 1  # the final D<n>, then any dropout before it, as _feature_end
-        while end > 0 and layers[end - 1].kind == "dropout":
-            end -= 1
-        return tokens[end - 1]
+        """The layer whose output `features` returns, in the paper's notation: "F100" in §2.1, "GAP" in the recipe
+        (the last token before the final D<n> that is not a dropout; parse_arch gives one layer per token)."""
+        tokens = spec.replace(" ", "").split("-")
+        return [t for t, layer in zip(tokens[:-1], parse_arch(spec)[:-1]) if layer.kind != "dropout"][-1]
 
     # -- the model ---------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
