@@ -82,6 +82,7 @@ class ArchSchema:
     decoder: str = "F8192-TC18,3,2-TC12,3,2-TC6,3,2-TC1,3,1"
     map_decoder: typing.Optional[str] = "TC32,4,2-TC16,4,2-TC8,4,2-UC1,3,1"  # from a style map (β-VAE, issue 14)
     flow_decoder: typing.Optional[str] = "TC32,4,2-UC2,3,1"  # the β-VAE's warp editor (edit_mode=warp, issue 14)
+    stroke_net: typing.Optional[str] = "P2-U16,32,64,128,128"  # the β-VAE's stroke editor (edit_mode=draw, issue 14)
     classifier: str = "C8-C32-F256-F100-D0.5-D7"
     discriminator: str = "F256-F256"  # §2.3 latent discriminator (the paper gives no layers)
     comparator: str = "C8-C32-F256-F100"  # §2.2 siamese tower (the paper gives no layers)

@@ -10,6 +10,13 @@ import torch
 
 from .arch import count_parameters
 
+SCHEDULES = ("constant", "cosine")  # model.schedule: the learning rate, constant or annealed to 0 over max_epochs
+
+
+def check_schedule(schedule: str) -> None:
+    if schedule not in SCHEDULES:
+        raise ValueError(f"model.schedule={schedule!r}: use one of {', '.join(SCHEDULES)}")
+
 
 @dataclass
 class NoLossOptions:
@@ -91,8 +98,13 @@ class FaceModule(pl.LightningModule):
         self.log("model/params", float(count_parameters(self)))
 
     def configure_optimizers(self):
-        """Adam (the paper's optimizer, §2.3/§2.4) with the model's lr and weight decay."""
-        return adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.get("weight_decay", 0.0))
+        """Adam (the paper's optimizer, §2.3/§2.4) with the model's lr and weight decay; model.schedule=cosine
+        anneals the lr to 0 over max_epochs."""
+        opt = adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.get("weight_decay", 0.0))
+        if self.hparams.get("schedule", "constant") == "constant":
+            return opt
+        epochs = max(1, int(self.trainer.max_epochs or 1))
+        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)}
 
 
 def adam(params, lr: float, weight_decay: float = 0.0, fused: bool = True) -> torch.optim.Adam:

@@ -10,13 +10,12 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from .arch import build_network, parse_arch
-from .base import FaceModule
+from .base import FaceModule, check_schedule
 from .losses import cross_entropy_loss
 
 log = logging.getLogger(__name__)
 
 TSNE_FEATURES = ("f100", "logits")
-SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -65,8 +64,7 @@ class Classifier(FaceModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        if schedule not in SCHEDULES:
-            raise ValueError(f"model.schedule={schedule!r}: use one of {', '.join(SCHEDULES)}")
+        check_schedule(schedule)
         if tsne_features not in TSNE_FEATURES:
             raise ValueError(f"model.tsne_features={tsne_features!r}: use one of {', '.join(TSNE_FEATURES)}")
         self.classes = list(classes)
@@ -167,14 +165,6 @@ class Classifier(FaceModule):
         self.test_f1_per_class.update(pred, y)
         self.log("test/acc", self.test_acc, batch_size=len(y), sync_dist=True)
         self.log("test/f1_macro", self.test_f1, batch_size=len(y), sync_dist=True)
-
-    def configure_optimizers(self):
-        """Adam (§2.1 gives no optimizer; FaceModule's); schedule=cosine anneals lr to 0 over max_epochs."""
-        opt = super().configure_optimizers()
-        if self.hparams.get("schedule", "constant") == "constant":
-            return opt
-        epochs = max(1, int(self.trainer.max_epochs or 1))
-        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)}
 
     def on_test_epoch_end(self) -> None:
         metric = self.test_f1_per_class

@@ -10,8 +10,9 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from . import backbone
 from .backbone import GaussianVAE, latent_map
-from .base import FaceModule
+from .base import FaceModule, check_schedule
 from .editing import EDIT_MODES, ClassCodes, partner_index
+from .draw import build_stroke_net, stroke_condition, stroke_xl
 from .warp import build_flow_decoder, displacement, multiscale_l1, warp
 from .losses import classification_loss, cross_reconstruction_bce, latent_loss, reconstruction_loss
 
@@ -26,8 +27,8 @@ class SSVAELoss:
     beta: float = 0.01
     gamma: float = 1000.0
     rl_reduction: str = "sum"  # RL over pixels: sum (textbook ELBO) or mean (Keras, the paper's framework)
-    # XL (not in the paper, issue 14): a face decoded (or, under edit_mode=warp, warped) toward its partner's emotion
-    # axes must be the partner: a frame of the same CK+ sequence (data.partners=true). 0 = off.
+    # XL (not in the paper, issue 14): a face decoded (or, under edit_mode=warp/draw, warped/drawn on) toward its
+    # partner's emotion axes must be the partner: a frame of the same CK+ sequence (data.partners=true). 0 = off.
     xl: float = 0.0
 
 
@@ -40,7 +41,8 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
     sit near the origin and are predicted when no emotion axis exceeds `neutral_threshold`.
     Edits move the emotion axes to the target class's mean training code and, under edit_mode=residual,
     add only the decoder's change to the input (facevae.models.editing); under edit_mode=warp a flow decoder
-    moves the input's own pixels instead (facevae.models.warp).
+    moves the input's own pixels instead (facevae.models.warp); under edit_mode=draw a U-Net draws the change
+    onto the input (facevae.models.draw).
     """
 
     loss_terms = ("rl", "ll", "cl", "xl")
@@ -59,9 +61,11 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
         edit_mode: str = "decode",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        schedule: str = "constant",
     ):
         super().__init__()
         self.save_hyperparameters()
+        check_schedule(schedule)
         if neutral_encoding not in ("class", "zero"):
             raise ValueError(f"model.neutral_encoding={neutral_encoding!r}: use 'class' or 'zero'")
         if neutral_encoding == "zero" and classes[0] != "neutral":
@@ -74,12 +78,14 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
         self.w_xl = float(loss.get("xl", 0.0))
         self.val_acc = MulticlassAccuracy(len(classes), average="micro")
         self.test_acc = MulticlassAccuracy(len(classes), average="micro")
-        self.init_class_codes(len(classes), self.n_axes, edit_mode, modes=(*EDIT_MODES, "warp"))
+        self.init_class_codes(len(classes), self.n_axes, edit_mode, modes=(*EDIT_MODES, "warp", "draw"))
         if edit_mode == "warp":
             if not style_map:
                 raise ValueError("model.edit_mode=warp needs model.style_map > 0: the flow is read from the style map")
             self.flow_decoder = build_flow_decoder(arch.get("flow_decoder"), self.n_axes, self.map_shape,
                                                    arch["pool_stride"])
+        if edit_mode == "draw":
+            self.stroke_net = build_stroke_net(arch.get("stroke_net"), self.n_axes)
 
     # -- the model (encode, decode_logits, decode: backbone.GaussianVAE) ---------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -138,6 +144,8 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
         moved[:, : self.n_axes] = mu[:, : self.n_axes] * (1 - total) + weights @ self.edit_goals().to(mu)
         if self.edit_mode == "warp":
             return self.warp_toward(x.expand(len(mu), -1, -1, -1), mu, moved[:, : self.n_axes])
+        if self.edit_mode == "draw":
+            return self.draw_toward(x.expand(len(mu), -1, -1, -1), mu[:, : self.n_axes], moved[:, : self.n_axes])
         edited = self.decode(moved)
         return self.compose(x, edited, self.decode(mu)) if self.edit_mode == "residual" else edited
 
@@ -147,6 +155,22 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
         own = mu[:, : self.n_axes]
         flow = displacement(self.flow_decoder, style, axes) - displacement(self.flow_decoder, style, own)
         return warp(x, flow)
+
+    def draw_toward(self, x: torch.Tensor, own: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
+        """edit_mode=draw (facevae.models.draw): x plus the stroke net's change from axes `own` to `axes`; a row
+        whose axes do not move is returned as it is."""
+        d = stroke_condition(axes, own)
+        change = self.stroke_net(x, d) * (d.abs().sum(1) > 0).to(x)[:, None, None, None]
+        return (x + change).clamp(0, 1)
+
+    def stroke_loss(self, x: torch.Tensor, axes: torch.Tensor, j: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
+        """XL of edit_mode=draw: x_i plus the change toward x_j's axes must be x_j, and on every eighth row a
+        change toward x_i's own axes must be nothing. `axes` are the detached codes: S learns on the VAE's code."""
+        i = has.nonzero().squeeze(1)
+        still = torch.arange(0, len(x), 8, device=x.device)
+        src, dst = torch.cat([i, still]), torch.cat([j[i], still])
+        drawn = x[src] + self.stroke_net(x[src], stroke_condition(axes[dst], axes[src]))
+        return stroke_xl(drawn, x[dst]).mean()
 
     def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
              source: torch.Tensor | None = None, code: torch.Tensor | None = None) -> torch.Tensor:
@@ -192,6 +216,8 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
                 # x_i warped toward x_j's axes must be x_j; the flow decoder learns on the VAE's code, not into it
                 moved = self.warp_toward(x[has], mu[has].detach(), mu[j[has], : self.n_axes].detach())
                 terms["xl"] = multiscale_l1(moved, x[j[has]]).mean()
+            elif has.any() and self.edit_mode == "draw":
+                terms["xl"] = self.stroke_loss(x, mu[:, : self.n_axes].detach(), j, has)
             elif has.any():
                 # x_i's code with x_j's emotion axes must decode to x_j: the rest of the code keeps the person
                 crossed = z[has].clone()

@@ -1,0 +1,111 @@
+"""Issue 14: the β-VAE's stroke editor (facevae.models.draw) and its XL on pixel-aligned pairs."""
+
+import pytest
+import torch
+
+from facevae.models.draw import build_stroke_net, stroke_condition, stroke_xl
+from facevae.models.ssvae import SSVAE
+
+CLASSES = ["neutral", "happiness", "sadness"]
+ARCH = {"pool_stride": 2, "encoder": "C8-C32-C64-F256-F100", "decoder": "F8192-TC18,3,2-TC12,3,2-TC6,3,2-TC1,3,1",
+        "map_decoder": "TC32,4,2-TC16,4,2-TC8,4,2-UC1,3,1", "stroke_net": "P2-U4,8,8"}
+LOSS = {"name": "ssvae", "alpha": 1.0, "beta": 0.01, "gamma": 1000.0, "rl_reduction": "sum", "xl": 1.0}
+
+
+def make(style_map: int = 4) -> SSVAE:
+    torch.manual_seed(0)
+    return SSVAE(CLASSES, ARCH, LOSS, style_map=style_map, edit_mode="draw")
+
+
+def test_the_stroke_net_draws_at_full_size_from_a_pooled_input_and_starts_at_nothing():
+    net = build_stroke_net("P2-U4,8,8", 3)
+    x, d = torch.rand(2, 1, 128, 128), torch.tensor([[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    assert net.pool == 2 and net.levels == 2
+    change = net(x, d)
+    assert change.shape == x.shape and change.abs().max() == 0  # zero-initialised output: an untrained edit is x
+    with torch.no_grad():
+        net.out.bias.fill_(0.1)
+        net.out.weight.normal_(0, 0.5)
+    assert not torch.allclose(net(x, d)[0], net(x, -d)[0])  # the condition reaches the change
+
+
+@pytest.mark.parametrize("spec, message", [(None, "needs arch.stroke_net"), ("U8", "at least two"),
+                                           ("C8-C32", r"expected \[P<f>-\]U")])
+def test_bad_stroke_net_specs_say_what_to_write(spec, message):
+    with pytest.raises(ValueError, match=message):
+        build_stroke_net(spec, 3)
+
+
+def test_a_drawn_edit_changes_the_face_and_strength_0_returns_it_exactly():
+    model = make().eval()
+    x = torch.rand(2, 1, 128, 128)
+    with torch.no_grad():
+        model.stroke_net.out.weight.normal_(0, 0.5)
+        model.stroke_net.out.bias.fill_(0.2)
+        model.class_codes[1] = torch.tensor([-5.0, 5.0, -5.0])
+        assert torch.equal(model.edit(x, 1, strength=0.0), x)
+        edited = model.edit(x, 1, strength=1.0)
+    assert not torch.allclose(edited, x, atol=1e-3)
+    assert edited.min() >= 0 and edited.max() <= 1
+
+
+def test_draw_xl_is_the_partners_distance_plus_doing_nothing_toward_its_own_axes_and_trains_only_the_stroke_net():
+    model = make(style_map=0)  # the stroke editor needs no style map: it sees the input
+    with torch.no_grad():
+        model.stroke_net.out.weight.normal_(0, 0.1)
+    x = torch.rand(4, 1, 128, 128)
+    y, subjects = torch.tensor([0, 1, 0, 2]), torch.tensor([3, 3, 5, 5])
+    out = model.losses(x, y, sample=False, subjects=subjects)
+    axes = model.encode(x)[0][:, :3]
+    src, dst = torch.tensor([0, 1, 2, 3, 0]), torch.tensor([1, 0, 3, 2, 0])  # the pairs, then every eighth row
+    drawn = x[src] + model.stroke_net(x[src], stroke_condition(axes[dst], axes[src]))
+    assert out["xl"].item() == pytest.approx(stroke_xl(drawn, x[dst]).mean().item(), rel=1e-5)
+    assert stroke_condition(axes[:1], axes[:1]).abs().max() == 0
+    model.zero_grad()
+    out["xl"].backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.stroke_net.parameters())
+
+
+def _marks(positions: torch.Tensor, size: int = 32):
+    """Faces of the toy task: a grey field with a bright 2×2 'mouth' at each (row, col); the targets draw a dark
+    stroke under the mouth (d = +1) or beside it (d = −1)."""
+    n = len(positions)
+    x = torch.full((n, 1, size, size), 0.5)
+    under, beside = x.clone(), x.clone()
+    for k, (r, c) in enumerate(positions.tolist()):
+        for img in (x, under, beside):
+            img[k, 0, r:r + 2, c:c + 2] = 1.0
+        under[k, 0, r + 3, c - 2:c + 4] = 0.0
+        beside[k, 0, r - 2:r + 4, c + 3] = 0.0
+    return x, under, beside
+
+
+def test_the_stroke_net_learns_to_draw_a_sharp_stroke_where_the_input_says_on_unseen_faces():
+    """What XL asks of S, on a toy task: the change is drawn at a place only the input shows (the mouth), its kind
+    set by the condition; after 300 steps the strokes land on held-out positions, sharp."""
+    torch.manual_seed(0)
+    net = build_stroke_net("U8,16,16", 1)
+    opt = torch.optim.Adam(net.parameters(), 3e-3)
+    grid = torch.tensor([(r, c) for r in range(4, 26, 3) for c in range(4, 26, 3)])
+    held_out = (grid.sum(1) % 2) == 1
+    train_pos, test_pos = grid[~held_out], grid[held_out]
+    for _ in range(300):
+        pick = train_pos[torch.randint(len(train_pos), (16,))]
+        x, under, beside = _marks(pick)
+        d = torch.randint(0, 2, (16, 1)).float() * 2 - 1
+        target = torch.where(d[:, :, None, None] > 0, under, beside)
+        loss = stroke_xl(x + net(x, d), target).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    x, under, beside = _marks(test_pos)
+    with torch.no_grad():
+        drew_under = x + net(x, torch.ones(len(x), 1))
+        drew_beside = x + net(x, -torch.ones(len(x), 1))
+    for drawn, right, wrong in ((drew_under, under, beside), (drew_beside, beside, under)):
+        err_right, err_wrong = (drawn - right).abs().mean(), (drawn - wrong).abs().mean()
+        assert err_right < 0.5 * (x - right).abs().mean()  # most of the stroke is drawn ...
+        assert err_right < 0.5 * err_wrong  # ... the one the condition asks for
+        stroke = right < 0.25
+        assert drawn[stroke].mean() < 0.25  # dark where the stroke is: drawn, not a blurred half-tone
