@@ -109,3 +109,13 @@ def test_the_stroke_net_learns_to_draw_a_sharp_stroke_where_the_input_says_on_un
         assert err_right < 0.5 * err_wrong  # ... the one the condition asks for
         stroke = right < 0.25
         assert drawn[stroke].mean() < 0.25  # dark where the stroke is: drawn, not a blurred half-tone
+
+
+def test_stroke_lr_gives_the_stroke_net_its_own_learning_rate():
+    model = SSVAE(CLASSES, ARCH, LOSS, style_map=4, edit_mode="draw", lr=1e-3, stroke_lr=2e-3)
+    groups = model.parameter_groups()
+    assert [g.get("lr") for g in groups] == [None, 2e-3]
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    assert set(groups[1]["params"]) == set(model.stroke_net.parameters())
+    plain = SSVAE(CLASSES, ARCH, LOSS, style_map=4, edit_mode="draw")
+    assert len(list(plain.parameter_groups())) == len(list(plain.parameters()))

@@ -97,10 +97,14 @@ class FaceModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self.log("model/params", float(count_parameters(self)))
 
+    def parameter_groups(self):
+        """What Adam optimizes: every parameter at model.lr (a model with a part that needs its own lr overrides)."""
+        return self.parameters()
+
     def configure_optimizers(self):
         """Adam (the paper's optimizer, §2.3/§2.4) with the model's lr and weight decay; model.schedule=cosine
         anneals the lr to 0 over max_epochs."""
-        opt = adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.get("weight_decay", 0.0))
+        opt = adam(self.parameter_groups(), lr=self.hparams.lr, weight_decay=self.hparams.get("weight_decay", 0.0))
         if self.hparams.get("schedule", "constant") == "constant":
             return opt
         epochs = max(1, int(self.trainer.max_epochs or 1))

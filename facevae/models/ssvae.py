@@ -62,6 +62,7 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         schedule: str = "constant",
+        stroke_lr: float | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -86,6 +87,14 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
                                                    arch["pool_stride"])
         if edit_mode == "draw":
             self.stroke_net = build_stroke_net(arch.get("stroke_net"), self.n_axes)
+
+    def parameter_groups(self):
+        """model.stroke_lr (edit_mode=draw): the stroke net's own lr; it learns from XL alone, on the VAE's code."""
+        if self.edit_mode != "draw" or self.hparams.stroke_lr is None:
+            return self.parameters()
+        stroke = set(self.stroke_net.parameters())
+        return [{"params": [p for p in self.parameters() if p not in stroke]},
+                {"params": list(stroke), "lr": float(self.hparams.stroke_lr)}]
 
     # -- the model (encode, decode_logits, decode: backbone.GaussianVAE) ---------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
