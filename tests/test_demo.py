@@ -18,7 +18,7 @@ def make_var(name: str) -> str:
 def test_demo_photo_is_a_test_person_the_london_editor_never_trained_on(tmp_path):
     cfg = compose_config(["experiment=london_editor"], tmp_path, tmp_path)
     validate(cfg)
-    assert cfg.model.edit_mode == "residual" and cfg.data.partners and cfg.loss.xl > 0
+    assert cfg.model.edit_mode == "draw" and cfg.data.partners and cfg.loss.xl > 0
     dm = build_datamodule(cfg)
     dm.prepare_data()
     dm.setup("fit")

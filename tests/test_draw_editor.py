@@ -1,9 +1,10 @@
-"""Issue 14: the β-VAE's stroke editor (facevae.models.draw) and its XL on pixel-aligned pairs."""
+"""Issue 14: the stroke editor (facevae.models.draw) of the β-VAE and the Fader, and its XL on pixel-aligned pairs."""
 
 import pytest
 import torch
 
-from facevae.models.draw import build_stroke_net, stroke_condition, stroke_xl
+from facevae.models.draw import build_stroke_net, stroke_xl
+from facevae.models.fader import Fader
 from facevae.models.ssvae import SSVAE
 
 CLASSES = ["neutral", "happiness", "sadness"]
@@ -49,6 +50,27 @@ def test_a_drawn_edit_changes_the_face_and_strength_0_returns_it_exactly():
     assert edited.min() >= 0 and edited.max() <= 1
 
 
+def test_the_drawn_slider_is_linear_in_its_strength_and_mixes_by_its_weights():
+    """Each slider's stroke is drawn for the full move and scaled by its weight (the edit saturated at strength
+    0.5 when the condition was the moved axes' probabilities)."""
+    model = make().eval()
+    x = torch.full((1, 1, 128, 128), 0.5)
+    with torch.no_grad():
+        model.stroke_net.out.weight.normal_(0, 0.01)
+        model.class_codes.copy_(torch.eye(3) * 10)
+        change = {s: model.edit(x, 1, strength=s) - x for s in (0.5, 1.0, 1.5, -1.0)}
+        p = torch.softmax(model.encode(x)[0][:, :3], 1)
+        full = model.stroke_net(x, torch.softmax(model.class_codes, 1)[1:2] - p)
+        half_half = model.mix(x, torch.tensor([[0.0, 0.5, 0.5]])) - x
+        goals = torch.softmax(model.class_codes, 1)
+        both = 0.5 * model.stroke_net(x, goals[1:2] - p) + 0.5 * model.stroke_net(x, goals[2:3] - p)
+    assert change[1.0].abs().max() > 1e-3
+    torch.testing.assert_close(change[1.0], full, atol=1e-6, rtol=0)
+    for s in (0.5, 1.5, -1.0):
+        torch.testing.assert_close(change[s], s * full, atol=1e-6, rtol=0)
+    torch.testing.assert_close(half_half, both, atol=1e-6, rtol=0)  # each slider adds its own stroke
+
+
 def test_draw_xl_is_the_partners_distance_plus_doing_nothing_toward_its_own_axes_and_trains_only_the_stroke_net():
     model = make(style_map=0)  # the stroke editor needs no style map: it sees the input
     with torch.no_grad():
@@ -56,11 +78,10 @@ def test_draw_xl_is_the_partners_distance_plus_doing_nothing_toward_its_own_axes
     x = torch.rand(4, 1, 128, 128)
     y, subjects = torch.tensor([0, 1, 0, 2]), torch.tensor([3, 3, 5, 5])
     out = model.losses(x, y, sample=False, subjects=subjects)
-    axes = model.encode(x)[0][:, :3]
+    p = torch.softmax(model.encode(x)[0][:, :3], 1)  # what CL reads as class probabilities (§2.4)
     src, dst = torch.tensor([0, 1, 2, 3, 0]), torch.tensor([1, 0, 3, 2, 0])  # the pairs, then every eighth row
-    drawn = x[src] + model.stroke_net(x[src], stroke_condition(axes[dst], axes[src]))
+    drawn = x[src] + model.stroke_net(x[src], p[dst] - p[src])
     assert out["xl"].item() == pytest.approx(stroke_xl(drawn, x[dst]).mean().item(), rel=1e-5)
-    assert stroke_condition(axes[:1], axes[:1]).abs().max() == 0
     model.zero_grad()
     out["xl"].backward()
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.encoder.parameters())
@@ -119,3 +140,51 @@ def test_stroke_lr_gives_the_stroke_net_its_own_learning_rate():
     assert set(groups[1]["params"]) == set(model.stroke_net.parameters())
     plain = SSVAE(CLASSES, ARCH, LOSS, style_map=4, edit_mode="draw")
     assert len(list(plain.parameter_groups())) == len(list(plain.parameters()))
+
+
+def test_the_faders_stroke_editor_draws_ys_move_trains_by_xl_and_leaves_the_autoencoder_to_its_own_loss():
+    """edit_mode=draw on the Fader (§2.3, the London editor): the condition is the move of the one-hot attribute y."""
+    arch = {**ARCH, "discriminator": "F256-F256"}
+    torch.manual_seed(0)
+    model = Fader(["neutral", "happiness"], arch, {"name": "fader", "l2_reduction": "sum", "xl": 1.0},
+                  style_map=4, edit_mode="draw", stroke_lr=2e-3)
+    with torch.no_grad():
+        model.stroke_net.out.weight.normal_(0, 0.1)
+    x = torch.rand(4, 1, 128, 128)
+    y, subjects = torch.tensor([0, 1, 1, 0]), torch.tensor([7, 7, 9, 9])
+    out = model.losses(x, y, subjects=subjects)
+    onehot = torch.eye(2)[y]
+    src, dst = torch.tensor([0, 1, 2, 3, 0]), torch.tensor([1, 0, 3, 2, 0])
+    drawn = x[src] + model.stroke_net(x[src], onehot[dst] - onehot[src])
+    assert out["xl"].item() == pytest.approx(stroke_xl(drawn, x[dst]).mean().item(), rel=1e-5)
+    model.zero_grad()
+    out["xl"].backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.stroke_net.parameters())
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model.edit(x[:1], 1, strength=0.0), x[:1])
+        smile = model.edit(x[:1], 1, strength=1.0)  # source: neutral, the Fader's default
+        torch.testing.assert_close(smile, (x[:1] + model.stroke_net(x[:1], torch.tensor([[-1.0, 1.0]]))).clamp(0, 1))
+    ae, dis = model.configure_optimizers()
+    assert [g["lr"] for g in ae.param_groups] == [1e-3, 2e-3]
+    assert set(ae.param_groups[1]["params"]) == set(model.stroke_net.parameters())
+
+
+def test_the_faders_cosine_schedule_anneals_the_autoencoder_and_stroke_lr_and_keeps_the_discriminators(tmp_path):
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader
+
+    torch.manual_seed(0)
+    model = Fader(["neutral", "happiness"], {**ARCH, "discriminator": "F256-F256"},
+                  {"name": "fader", "l2_reduction": "sum", "xl": 1.0}, style_map=4, edit_mode="draw",
+                  stroke_lr=2e-3, schedule="cosine")
+    batch = (torch.rand(4, 1, 128, 128), torch.tensor([0, 1, 1, 0]), torch.tensor([7, 7, 9, 9]), torch.zeros(4))
+    trainer = pl.Trainer(max_epochs=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(model, DataLoader([batch], batch_size=None))
+    ae, dis = trainer.optimizers
+    assert [g["lr"] for g in ae.param_groups] == pytest.approx([0.0, 0.0], abs=1e-12)
+    assert dis.param_groups[0]["lr"] == 1e-3
+    with pytest.raises(ValueError, match="model.schedule='step'"):
+        Fader(["neutral", "happiness"], {**ARCH, "discriminator": "F256-F256"}, {"name": "fader"}, schedule="step")

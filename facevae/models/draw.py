@@ -5,10 +5,12 @@ sharp but can only move its pixels: teeth, folds and an open mouth must be drawn
 the emotion only when its change is nearly as sharp and as strong as the real one (README, "Decoded faces").
 So the β-VAE can edit by adding a change drawn by a small U-Net S that sees the input itself:
 
-    edit(x) = x + S(x, softmax(a') − softmax(a))
+    edit(x) = x + s·S(x, p' − p)
 
-with a the input's emotion axes and a' the target's (softmax(a) is what CL reads as the class probabilities,
-§2.4). The U-Net's skip connections carry where the person's mouth, brows and eyes are, so the strokes land on
+with p the class probabilities the input shows and p' the target's: for the β-VAE softmax of its emotion axes
+(what CL reads, §2.4), for the Fader the one-hot attribute y (§2.3). s is the slider's strength: the change is
+drawn for the full move and scaled, so the slider is linear (0.5 draws half the stroke, 1.5 overdraws it, −1
+takes it away) instead of saturating as a condition of the moved axes' probabilities does. The U-Net's skip connections carry where the person's mouth, brows and eyes are, so the strokes land on
 them; the VAE tells it what the face shows now. S is trained by XL on pixel-aligned pairs of one CK+ sequence
 (data.partners): x_i plus S's change toward x_j's axes must be x_j, and a change toward its own axes must be
 nothing. It learns on the VAE's code without changing it. Strength 0 returns x exactly (no change is drawn).
@@ -82,9 +84,38 @@ def build_stroke_net(spec: str | None, n_cond: int) -> StrokeNet:
     return StrokeNet(widths, n_cond, int(m["pool"] or 1))
 
 
-def stroke_condition(target_axes: torch.Tensor, own_axes: torch.Tensor) -> torch.Tensor:
-    """d = softmax(a') − softmax(a): how the class probabilities CL reads (§2.4) should move."""
-    return torch.softmax(target_axes, 1) - torch.softmax(own_axes, 1)
+class StrokeEditor:
+    """Mixin for a generative FaceModule: edit_mode=draw, the stroke net S, its edits and its XL."""
+
+    def init_stroke_net(self, arch: dict, n_cond: int) -> None:
+        self.stroke_net = build_stroke_net(arch.get("stroke_net"), n_cond)
+
+    def draw_mix(self, x: torch.Tensor, own: torch.Tensor, goals: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """x plus Σ_k w_k·S(x, goal_k − own), one row of the sliders `weights` (B × K) per output: own (N or B × C)
+        the class probabilities x shows, goals (K × C) each target's. Each slider adds its full-strength stroke
+        scaled by its weight, so the edit is linear in every slider; a row of zero weights returns x as it is."""
+        x = x.expand(len(weights), -1, -1, -1) if len(x) == 1 else x
+        change = torch.zeros_like(x)
+        for k in weights.abs().sum(0).nonzero().flatten().tolist():
+            change = change + weights[:, k, None, None, None] * self.stroke_net(x, goals[k] - own)
+        return (x + change).clamp(0, 1)
+
+    def stroke_loss(self, x: torch.Tensor, probs: torch.Tensor, j: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
+        """XL of edit_mode=draw: x_i plus the change toward x_j's class probabilities must be x_j, and on every
+        eighth row a change toward x_i's own must be nothing. `probs` carry no gradient into the model's code."""
+        i = has.nonzero().squeeze(1)
+        still = torch.arange(0, len(x), 8, device=x.device)
+        src, dst = torch.cat([i, still]), torch.cat([j[i], still])
+        drawn = x[src] + self.stroke_net(x[src], probs[dst] - probs[src])
+        return stroke_xl(drawn, x[dst]).mean()
+
+    def stroke_groups(self, params: list, lr: float | None) -> list:
+        """model.stroke_lr: `params` as two optimizer groups, the stroke net's with its own lr (None: one group)."""
+        if self.edit_mode != "draw" or lr is None:
+            return params
+        stroke = set(self.stroke_net.parameters())
+        return [{"params": [p for p in params if p not in stroke]},
+                {"params": [p for p in params if p in stroke], "lr": float(lr)}]
 
 
 def stroke_xl(edited: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,8 @@ from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 from .arch import build_network
 from . import backbone
 from .backbone import build_decoder, build_encoder, latent_map, map_decoder_input, split_encoder_keys
-from .base import FaceModule, adam
+from .base import FaceModule, adam, check_schedule
+from .draw import StrokeEditor
 from .editing import ClassCodes, partner_index
 from .losses import adversarial_term, cross_reconstruction, l2_reconstruction, lample_adversarial_term, lample_dis_loss, p_bc, p_mc
 
@@ -44,7 +45,7 @@ def attention_composition(face: torch.Tensor, mask: torch.Tensor, x: torch.Tenso
     return mask * face + (1 - mask) * x
 
 
-class Fader(ClassCodes, FaceModule):
+class Fader(ClassCodes, StrokeEditor, FaceModule):
     """Encoder x -> z (K emotion dims + `style_dims`), decoder (z, onehot(y)) -> x, latent discriminator D(z).
 
     Reading of §2.3 (the paper states AL = (θ(z)_dec − x)² − λ·log(1 − P_BC), λ = 0.1, and no training
@@ -78,9 +79,12 @@ class Fader(ClassCodes, FaceModule):
         lr: float = 1e-3,
         dis_lr: float = 1e-3,
         grad_clip: float = 5.0,
+        stroke_lr: float | None = None,
+        schedule: str = "constant",
     ):
         super().__init__()
         self.save_hyperparameters()
+        check_schedule(schedule)
         self.automatic_optimization = False  # two optimizers (NOTES §3)
         opts = {**vars(FaderLoss()), **loss}
         if opts["mode"] not in ("paper", "lample"):
@@ -116,7 +120,9 @@ class Fader(ClassCodes, FaceModule):
             self.val_disc_acc, self.test_disc_acc = (MulticlassAccuracy(self.n_classes, average="micro")
                                                      for _ in range(2))
         self.edit_axes = bool(edit_axes)
-        self.init_class_codes(self.n_classes, self.n_classes, edit_mode, ("residual", "decode", "mask"))
+        self.init_class_codes(self.n_classes, self.n_classes, edit_mode, ("residual", "decode", "mask", "draw"))
+        if edit_mode == "draw":  # the stroke editor (facevae.models.draw), conditioned on the move of y
+            self.init_stroke_net(arch, self.n_classes)
 
     # -- the model ---------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -170,6 +176,8 @@ class Fader(ClassCodes, FaceModule):
         if source is None:
             source = torch.full((1,), max(self.neutral, 0), dtype=torch.long, device=x.device)
         src = F.one_hot(source.reshape(-1), self.n_classes).to(z).expand(len(weights), -1)
+        if self.edit_mode == "draw":  # x plus the strokes of y's move from the source to each target
+            return self.draw_mix(x, src, torch.eye(self.n_classes).to(z), weights)
         total = weights.sum(1, keepdim=True)
         moved = z
         if self.edit_axes and self.has_class_codes():
@@ -239,7 +247,9 @@ class Fader(ClassCodes, FaceModule):
         terms["xl"] = torch.zeros((), device=x.device)
         if self.w_xl > 0 and subjects is not None:
             j, has = partner_index(y, subjects)
-            if has.any():
+            if has.any() and self.edit_mode == "draw":  # the stroke net draws y's move; the autoencoder is untouched
+                terms["xl"] = self.stroke_loss(x, F.one_hot(y, self.n_classes).to(x), j, has)
+            elif has.any():
                 # XL trains the edit itself, as edit_mode composes it: x_i edited to y_j must be x_j
                 crossed, mask_j = self.decode_parts(z[has], y[j[has]])
                 if self.edit_mode == "mask":  # A·D(z_i, y_j) + (1 − A)·x_i ...
@@ -299,10 +309,21 @@ class Fader(ClassCodes, FaceModule):
         ae = [*self.encoder.parameters(), *self.to_z.parameters(), *self.decoder.parameters()]
         if self.style_head is not None:
             ae += list(self.style_head.parameters())
+        if self.edit_mode == "draw":
+            ae += list(self.stroke_net.parameters())
         # Not fused: the Fader clips gradients (_step), which Lightning forbids for fused optimizers under
         # trainer.precision=bf16-mixed / 16-mixed.
-        return (adam(ae, lr=self.hparams.lr, fused=False),
-                adam(self.discriminator.parameters(), lr=self.hparams.dis_lr, fused=False))
+        opts = [adam(self.stroke_groups(ae, self.hparams.stroke_lr), lr=self.hparams.lr, fused=False),
+                adam(self.discriminator.parameters(), lr=self.hparams.dis_lr, fused=False)]
+        if self.hparams.schedule == "constant":
+            return opts
+        # model.schedule=cosine anneals the autoencoder's (and stroke net's) lr to 0; the discriminator keeps its own
+        return opts, [torch.optim.lr_scheduler.CosineAnnealingLR(opts[0], T_max=max(1, int(self.trainer.max_epochs or 1)))]
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        if self.hparams.schedule != "constant":  # manual optimization: the schedule is stepped here
+            self.lr_schedulers().step()
 
     def load_state_dict(self, state_dict, strict: bool = True, **kwargs):
         return super().load_state_dict(split_encoder_keys(state_dict, len(self.encoder[0])), strict=strict, **kwargs)

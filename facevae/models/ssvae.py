@@ -12,7 +12,7 @@ from . import backbone
 from .backbone import GaussianVAE, latent_map
 from .base import FaceModule, check_schedule
 from .editing import EDIT_MODES, ClassCodes, partner_index
-from .draw import build_stroke_net, stroke_condition, stroke_xl
+from .draw import StrokeEditor
 from .warp import build_flow_decoder, displacement, multiscale_l1, warp
 from .losses import classification_loss, cross_reconstruction_bce, latent_loss, reconstruction_loss
 
@@ -32,7 +32,7 @@ class SSVAELoss:
     xl: float = 0.0
 
 
-class SSVAE(GaussianVAE, ClassCodes, FaceModule):
+class SSVAE(GaussianVAE, ClassCodes, StrokeEditor, FaceModule):
     """Encoder -> (μ, log σ²) -> z -> decoder; the first K latent dimensions are the K emotion axes.
 
     Loss (§2.4): L = α·RL + β·LL + γ·CL, with α=1, β=2, γ=10 as in §3.4. `style_dims` adds latent
@@ -86,15 +86,11 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
             self.flow_decoder = build_flow_decoder(arch.get("flow_decoder"), self.n_axes, self.map_shape,
                                                    arch["pool_stride"])
         if edit_mode == "draw":
-            self.stroke_net = build_stroke_net(arch.get("stroke_net"), self.n_axes)
+            self.init_stroke_net(arch, self.n_axes)
 
     def parameter_groups(self):
         """model.stroke_lr (edit_mode=draw): the stroke net's own lr; it learns from XL alone, on the VAE's code."""
-        if self.edit_mode != "draw" or self.hparams.stroke_lr is None:
-            return self.parameters()
-        stroke = set(self.stroke_net.parameters())
-        return [{"params": [p for p in self.parameters() if p not in stroke]},
-                {"params": list(stroke), "lr": float(self.hparams.stroke_lr)}]
+        return self.stroke_groups(list(self.parameters()), self.hparams.stroke_lr)
 
     # -- the model (encode, decode_logits, decode: backbone.GaussianVAE) ---------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,18 +139,20 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
     def mix(self, x: torch.Tensor, weights: torch.Tensor, source: torch.Tensor | None = None,
             code: torch.Tensor | None = None) -> torch.Tensor:
         """Faces x (N or 1 ×1×H×W) with the emotion axes a' = a + Σ_k w_k (goal_k − a), one row of `weights`
-        (B × K) per output; strength 0 everywhere returns the reconstruction (decode) or x (residual).
+        (B × K) per output; strength 0 everywhere returns the reconstruction (decode) or x (residual, warp, draw;
+        draw adds the stroke net's change scaled by the strength, facevae.models.draw).
         `code`: x's mean code when already known (the evaluation's collection), else encoded here."""
         mu = self.encode(x)[0] if code is None else code
         weights = weights.to(mu)
         mu = mu.expand(len(weights), -1) if len(mu) == 1 else mu
+        if self.edit_mode == "draw":  # softmax of the axes: what CL reads as class probabilities (§2.4)
+            return self.draw_mix(x, torch.softmax(mu[:, : self.n_axes], 1),
+                                 torch.softmax(self.edit_goals().to(mu), 1), weights)
         moved = mu.clone()
         total = weights.sum(1, keepdim=True)
         moved[:, : self.n_axes] = mu[:, : self.n_axes] * (1 - total) + weights @ self.edit_goals().to(mu)
         if self.edit_mode == "warp":
             return self.warp_toward(x.expand(len(mu), -1, -1, -1), mu, moved[:, : self.n_axes])
-        if self.edit_mode == "draw":
-            return self.draw_toward(x.expand(len(mu), -1, -1, -1), mu[:, : self.n_axes], moved[:, : self.n_axes])
         edited = self.decode(moved)
         return self.compose(x, edited, self.decode(mu)) if self.edit_mode == "residual" else edited
 
@@ -164,22 +162,6 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
         own = mu[:, : self.n_axes]
         flow = displacement(self.flow_decoder, style, axes) - displacement(self.flow_decoder, style, own)
         return warp(x, flow)
-
-    def draw_toward(self, x: torch.Tensor, own: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
-        """edit_mode=draw (facevae.models.draw): x plus the stroke net's change from axes `own` to `axes`; a row
-        whose axes do not move is returned as it is."""
-        d = stroke_condition(axes, own)
-        change = self.stroke_net(x, d) * (d.abs().sum(1) > 0).to(x)[:, None, None, None]
-        return (x + change).clamp(0, 1)
-
-    def stroke_loss(self, x: torch.Tensor, axes: torch.Tensor, j: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
-        """XL of edit_mode=draw: x_i plus the change toward x_j's axes must be x_j, and on every eighth row a
-        change toward x_i's own axes must be nothing. `axes` are the detached codes: S learns on the VAE's code."""
-        i = has.nonzero().squeeze(1)
-        still = torch.arange(0, len(x), 8, device=x.device)
-        src, dst = torch.cat([i, still]), torch.cat([j[i], still])
-        drawn = x[src] + self.stroke_net(x[src], stroke_condition(axes[dst], axes[src]))
-        return stroke_xl(drawn, x[dst]).mean()
 
     def edit(self, x: torch.Tensor, target: int, strength: float = 1.0,
              source: torch.Tensor | None = None, code: torch.Tensor | None = None) -> torch.Tensor:
@@ -226,7 +208,7 @@ class SSVAE(GaussianVAE, ClassCodes, FaceModule):
                 moved = self.warp_toward(x[has], mu[has].detach(), mu[j[has], : self.n_axes].detach())
                 terms["xl"] = multiscale_l1(moved, x[j[has]]).mean()
             elif has.any() and self.edit_mode == "draw":
-                terms["xl"] = self.stroke_loss(x, mu[:, : self.n_axes].detach(), j, has)
+                terms["xl"] = self.stroke_loss(x, torch.softmax(mu[:, : self.n_axes].detach(), 1), j, has)
             elif has.any():
                 # x_i's code with x_j's emotion axes must decode to x_j: the rest of the code keeps the person
                 crossed = z[has].clone()
