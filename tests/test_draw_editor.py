@@ -164,6 +164,7 @@ def test_the_faders_stroke_editor_draws_ys_move_trains_by_xl_and_leaves_the_auto
     model.eval()
     with torch.no_grad():
         assert torch.equal(model.edit(x[:1], 1, strength=0.0), x[:1])
+        assert torch.equal(model.edit(x[:1], 1, strength=1.0, source=torch.tensor([1])), x[:1])  # already happy
         smile = model.edit(x[:1], 1, strength=1.0)  # source: neutral, the Fader's default
         torch.testing.assert_close(smile, (x[:1] + model.stroke_net(x[:1], torch.tensor([[-1.0, 1.0]]))).clamp(0, 1))
     ae, dis = model.configure_optimizers()

@@ -93,11 +93,13 @@ class StrokeEditor:
     def draw_mix(self, x: torch.Tensor, own: torch.Tensor, goals: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """x plus Σ_k w_k·S(x, goal_k − own), one row of the sliders `weights` (B × K) per output: own (N or B × C)
         the class probabilities x shows, goals (K × C) each target's. Each slider adds its full-strength stroke
-        scaled by its weight, so the edit is linear in every slider; a row of zero weights returns x as it is."""
+        scaled by its weight, so the edit is linear in every slider; a row of zero weights, or whose sliders all point
+        at where it already is, returns x as it is."""
         x = x.expand(len(weights), -1, -1, -1) if len(x) == 1 else x
         change = torch.zeros_like(x)
         for k in weights.abs().sum(0).nonzero().flatten().tolist():
-            change = change + weights[:, k, None, None, None] * self.stroke_net(x, goals[k] - own)
+            u = goals[k] - own  # a row already at goal k (the Fader's y = k) gets no stroke from this slider
+            change = change + (weights[:, k] * (u.abs().sum(1) > 0))[:, None, None, None] * self.stroke_net(x, u)
         return (x + change).clamp(0, 1)
 
     def stroke_loss(self, x: torch.Tensor, probs: torch.Tensor, j: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
