@@ -3,17 +3,19 @@
 A decoder that draws a whole face blurs it on a 2-core budget, and a warp (facevae.models.warp) keeps the face
 sharp but can only move its pixels: teeth, folds and an open mouth must be drawn, and the judge reads an edit as
 the emotion only when its change is nearly as sharp and as strong as the real one (README, "Decoded faces").
-So the β-VAE can edit by adding a change drawn by a small U-Net S that sees the input itself:
+So the β-VAE and the Fader can edit by adding a change drawn by a small U-Net S that sees the input itself:
 
     edit(x) = x + s·S(x, p' − p)
 
 with p the class probabilities the input shows and p' the target's: for the β-VAE softmax of its emotion axes
 (what CL reads, §2.4), for the Fader the one-hot attribute y (§2.3). s is the slider's strength: the change is
 drawn for the full move and scaled, so the slider is linear (0.5 draws half the stroke, 1.5 overdraws it, −1
-takes it away) instead of saturating as a condition of the moved axes' probabilities does. The U-Net's skip connections carry where the person's mouth, brows and eyes are, so the strokes land on
-them; the VAE tells it what the face shows now. S is trained by XL on pixel-aligned pairs of one CK+ sequence
-(data.partners): x_i plus S's change toward x_j's axes must be x_j, and a change toward its own axes must be
-nothing. It learns on the VAE's code without changing it. Strength 0 returns x exactly (no change is drawn).
+draws the opposite) instead of saturating as a condition of the moved axes' probabilities does. The U-Net's skip
+connections carry where the person's mouth, brows and eyes are, so the strokes land on them; the model tells it
+what the face shows now. S is trained by XL on the pairs of data.partners (the pixel-aligned frames of one CK+
+sequence; on London one person's two photos, eyes aligned): x_i plus S's change toward x_j's p must be x_j, and
+a change toward its own p must be nothing. It learns on the model's code without changing it. Strength 0 returns
+x exactly (no change is drawn).
 
 arch.stroke_net, e.g. "P2-U16,32,64,128,128": U<w0>,<w1>,... a U-Net with those widths, one level per width
 (each level two conv 3x3 + GroupNorm + LeakyReLU, average-pool down, bilinear up, the condition given at every
