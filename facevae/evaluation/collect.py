@@ -135,7 +135,9 @@ def edit_images(model, ev: EvalSet, idx, target: int, strength: float, source: n
     is made once per collection and model: every observer reads the same edits. After changing a model in
     place (e.g. its edit_mode), start from `dataclasses.replace(ev, edits={})`."""
     idx = np.asarray(idx, np.int64)
-    key = ("edit", id(model), idx.tobytes(), int(target), float(strength), None if source is None else np.asarray(source).tobytes())
+    # The key holds the model itself (hashed by identity), not id(model): an id is reused once a model is freed, and
+    # a new model at the old address would be served the old one's edits.
+    key = ("edit", model, idx.tobytes(), int(target), float(strength), None if source is None else np.asarray(source).tobytes())
     if key not in ev.edits:
         model.eval()
         images, codes, out = ev.images[idx], _codes(ev, idx), []
@@ -155,7 +157,7 @@ def traverse_images(model, ev: EvalSet, idx, axis: int, values) -> np.ndarray:
     `values`: (len(values), N, H, W); made once per collection."""
     idx = np.asarray(idx, np.int64)
     values = np.asarray(values, np.float32)
-    key = ("traverse", id(model), idx.tobytes(), int(axis), values.tobytes())
+    key = ("traverse", model, idx.tobytes(), int(axis), values.tobytes())
     if key not in ev.edits:
         model.eval()
         codes = torch.from_numpy(ev.outputs["latent"][idx]).to(model.device)
