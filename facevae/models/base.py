@@ -107,8 +107,11 @@ class FaceModule(pl.LightningModule):
         opt = adam(self.parameter_groups(), lr=self.hparams.lr, weight_decay=self.hparams.get("weight_decay", 0.0))
         if self.hparams.get("schedule", "constant") == "constant":
             return opt
-        epochs = max(1, int(self.trainer.max_epochs or 1))
-        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)}
+        return {"optimizer": opt, "lr_scheduler": self.cosine_schedule(opt)}
+
+    def cosine_schedule(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.CosineAnnealingLR:
+        """model.schedule=cosine: `opt`'s lr annealed to 0 over trainer.max_epochs, stepped once an epoch."""
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, int(self.trainer.max_epochs or 1)))
 
 
 def adam(params, lr: float, weight_decay: float = 0.0, fused: bool = True) -> torch.optim.Adam:

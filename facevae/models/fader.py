@@ -170,14 +170,14 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
             code: torch.Tensor | None = None) -> torch.Tensor:
         """Faces x (N or 1 ×1×H×W) decoded with y = onehot(source) + Σ_k w_k (onehot(k) − onehot(source)), one row
         of `weights` (B × K) per output (§2.3's sliders); source defaults to neutral."""
-        z = self.encode(x) if code is None else code  # code: x's z when already known (the evaluation's collection)
-        weights = weights.to(z)
-        z = z.expand(len(weights), -1) if len(z) == 1 else z
+        weights = weights.to(x)
         if source is None:
             source = torch.full((1,), max(self.neutral, 0), dtype=torch.long, device=x.device)
-        src = F.one_hot(source.reshape(-1), self.n_classes).to(z).expand(len(weights), -1)
-        if self.edit_mode == "draw":  # x plus the strokes of y's move from the source to each target
-            return self.draw_mix(x, src, torch.eye(self.n_classes).to(z), weights)
+        src = F.one_hot(source.reshape(-1), self.n_classes).to(x).expand(len(weights), -1)
+        if self.edit_mode == "draw":  # x plus the strokes of y's move from the source to each target: no code needed
+            return self.draw_mix(x, src, torch.eye(self.n_classes).to(x), weights)
+        z = self.encode(x) if code is None else code  # code: x's z when already known (the evaluation's collection)
+        z = z.expand(len(weights), -1) if len(z) == 1 else z
         total = weights.sum(1, keepdim=True)
         moved = z
         if self.edit_axes and self.has_class_codes():
@@ -318,7 +318,7 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         if self.hparams.schedule == "constant":
             return opts
         # model.schedule=cosine anneals the autoencoder's (and stroke net's) lr to 0; the discriminator keeps its own
-        return opts, [torch.optim.lr_scheduler.CosineAnnealingLR(opts[0], T_max=max(1, int(self.trainer.max_epochs or 1)))]
+        return opts, [self.cosine_schedule(opts[0])]
 
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
