@@ -79,6 +79,9 @@ class ArchSchema:
     name: str = "fast"
     pool_stride: int = 2
     encoder: str = "C8-C32-C64-F256-F100"
+    # The β-VAE's own encoder (issue 16: conf/arch/fast.yaml gives it batch-norm); None = `encoder`, which is what
+    # a checkpoint from before this key existed was trained with, so None and not fast.yaml's value is the default.
+    ssvae_encoder: typing.Optional[str] = None
     decoder: str = "F8192-TC18,3,2-TC12,3,2-TC6,3,2-TC1,3,1"
     map_decoder: typing.Optional[str] = "TC32,4,2-TC16,4,2-TC8,4,2-UC1,3,1"  # from a style map (β-VAE, issue 14)
     flow_decoder: typing.Optional[str] = "TC32,4,2-UC2,3,1"  # the β-VAE's warp editor (edit_mode=warp, issue 14)

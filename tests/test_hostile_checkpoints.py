@@ -171,8 +171,18 @@ def test_ctrl_c_prints_the_exact_resume_command(tmp_path, data_dir):
     while not (run / "checkpoints" / "last.ckpt").is_file() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert proc.poll() is None, proc.stderr.read()[-1500:]
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    # Ctrl-C until it stops: once, in CI under load, a single SIGINT sent just after an epoch's end went unanswered
+    # (no shutdown, no traceback); Lightning ignores every SIGINT after the one it handles, so repeats are harmless.
+    for _ in range(24):
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=5)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    else:
+        proc.kill()
+        raise AssertionError("train.py did not stop on Ctrl-C within 2 minutes")
     hint = [line for line in err.splitlines() if "resume it with" in line]
     assert hint, err[-1500:]
     assert f"hydra.run.dir={run}" in hint[0] and hint[0].endswith("ckpt_path=last") and "debug=smoke" in hint[0]

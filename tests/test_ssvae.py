@@ -119,3 +119,20 @@ def test_checkpoint_from_before_the_trunk_split_loads():
     again.load_state_dict(old)
     x = torch.rand(2, 1, 128, 128)
     assert torch.equal(again.encode(x)[0], model.encode(x)[0])
+
+
+def test_the_default_beta_vae_has_batch_norm_and_the_paper_and_other_models_do_not(tmp_path):
+    """arch=fast names the β-VAE its own encoder (arch.ssvae_encoder, issue 16); arch=paper and the Fader keep
+    arch.encoder; a bad string names the key it came from."""
+
+    def norms(model):
+        return sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.encoder.modules())
+
+    fast = build_model(compose_config([], tmp_path, tmp_path), CLASSES)
+    assert norms(fast) == 2
+    assert norms(build_model(compose_config(["arch=paper", "model.style_map=0"], tmp_path, tmp_path), CLASSES)) == 0
+    assert norms(build_model(compose_config(["model=fader"], tmp_path, tmp_path), CLASSES)) == 0
+    plain = build_model(compose_config(["arch.ssvae_encoder=null"], tmp_path, tmp_path), CLASSES)
+    assert norms(plain) == 0 and plain.encoder[0][0].out_channels == fast.encoder[0][0].out_channels
+    with pytest.raises(ValueError, match="arch.ssvae_encoder='C8-C32' must end in a dense layer"):
+        build_model(compose_config(["arch.ssvae_encoder=C8-C32"], tmp_path, tmp_path), CLASSES)

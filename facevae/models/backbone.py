@@ -12,7 +12,8 @@ from torch import nn
 from .arch import build_network
 
 
-def build_encoder(spec: str, in_shape: tuple[int, ...], pool_stride: int, style_map: int, stochastic: bool = True):
+def build_encoder(spec: str, in_shape: tuple[int, ...], pool_stride: int, style_map: int, stochastic: bool = True,
+                  key: str = "arch.encoder"):
     """The encoder as (trunk, dense head) + the style-map head: the trunk is the conv layers of `spec`, the
     head the rest (it must end in a dense layer). With style_map=S, a 1x1 conv on the trunk's last map gives
     an S-channel style map (issue 14: a face's detail does not fit in a vector): μ and log σ² of it when
@@ -22,11 +23,11 @@ def build_encoder(spec: str, in_shape: tuple[int, ...], pool_stride: int, style_
     trunk, trunk_shape = build_network("-".join(tokens[:cut]), in_shape, pool_stride)
     head, h_shape = build_network("-".join(tokens[cut:]), trunk_shape, pool_stride)
     if len(h_shape) != 1 or cut == len(tokens):
-        raise ValueError(f"arch.encoder={spec!r} must end in a dense layer (F<l>)")
+        raise ValueError(f"{key}={spec!r} must end in a dense layer (F<l>)")
     if not style_map:
         return nn.Sequential(trunk, head), None, h_shape, (0,)
     if len(trunk_shape) != 3:
-        raise ValueError(f"model.style_map={style_map} needs conv layers (C<k>) at the start of arch.encoder={spec!r}")
+        raise ValueError(f"model.style_map={style_map} needs conv layers (C<k>) at the start of {key}={spec!r}")
     style_head = nn.Conv2d(trunk_shape[0], (1 + stochastic) * style_map, 1)
     if stochastic:
         # The posterior starts narrow (σ = e^-2): at σ = 1 the decoder's input is mostly noise for hundreds of steps.
@@ -94,12 +95,15 @@ class GaussianVAE:
     """The VAE of §2.2 and §2.4 (a mixin for their LightningModules): encoder trunk and dense head -> (μ, log σ²)
     of a `vector_dims` latent, an optional style map beside it (issue 14), and the decoder that reads both."""
 
-    def build_vae(self, arch: dict, image_size: int, vector_dims: int, style_map: int = 0) -> None:
-        """Build encoder, style head, μ / log σ² layers and decoder; the subclass's __init__ calls this once."""
+    def build_vae(self, arch: dict, image_size: int, vector_dims: int, style_map: int = 0,
+                  encoder: str | None = None) -> None:
+        """Build encoder (`encoder`, else arch.encoder), style head, μ / log σ² layers and decoder; the subclass's
+        __init__ calls this once."""
         self.image_shape = (1, image_size, image_size)
         self.vector_dims = vector_dims
         self.encoder, self.style_head, h_shape, self.map_shape = build_encoder(
-            arch["encoder"], self.image_shape, arch["pool_stride"], style_map)
+            encoder or arch["encoder"], self.image_shape, arch["pool_stride"], style_map,
+            key="arch.ssvae_encoder" if encoder else "arch.encoder")
         self.latent_dims = vector_dims + math.prod(self.map_shape)
         self.to_mu = nn.Linear(h_shape[0], vector_dims)
         self.to_logvar = nn.Linear(h_shape[0], vector_dims)
