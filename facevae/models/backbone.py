@@ -96,14 +96,14 @@ class GaussianVAE:
     of a `vector_dims` latent, an optional style map beside it (issue 14), and the decoder that reads both."""
 
     def build_vae(self, arch: dict, image_size: int, vector_dims: int, style_map: int = 0,
-                  encoder: str | None = None) -> None:
-        """Build encoder (`encoder`, else arch.encoder), style head, μ / log σ² layers and decoder; the subclass's
-        __init__ calls this once."""
+                  encoder_key: str = "encoder") -> None:
+        """Build encoder (the layers of arch[encoder_key], or of arch.encoder where that is null), style head,
+        μ / log σ² layers and decoder; the subclass's __init__ calls this once."""
         self.image_shape = (1, image_size, image_size)
         self.vector_dims = vector_dims
+        key = encoder_key if arch.get(encoder_key) else "encoder"
         self.encoder, self.style_head, h_shape, self.map_shape = build_encoder(
-            encoder or arch["encoder"], self.image_shape, arch["pool_stride"], style_map,
-            key="arch.ssvae_encoder" if encoder else "arch.encoder")
+            arch[key], self.image_shape, arch["pool_stride"], style_map, key=f"arch.{key}")
         self.latent_dims = vector_dims + math.prod(self.map_shape)
         self.to_mu = nn.Linear(h_shape[0], vector_dims)
         self.to_logvar = nn.Linear(h_shape[0], vector_dims)

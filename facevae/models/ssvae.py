@@ -74,7 +74,7 @@ class SSVAE(GaussianVAE, ClassCodes, StrokeEditor, FaceModule):
         self.classes = list(classes)
         self.n_axes = len(classes) - (neutral_encoding == "zero")
         # arch.ssvae_encoder (issue 16): the β-VAE's own encoder where the arch names one, else arch.encoder.
-        self.build_vae(arch, image_size, self.n_axes + style_dims, style_map, arch.get("ssvae_encoder"))
+        self.build_vae(arch, image_size, self.n_axes + style_dims, style_map, encoder_key="ssvae_encoder")
         self.alpha, self.beta, self.gamma = float(loss["alpha"]), float(loss["beta"]), float(loss["gamma"])
         self.rl_reduction = loss.get("rl_reduction", "mean")
         self.w_xl = float(loss.get("xl", 0.0))
