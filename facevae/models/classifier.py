@@ -12,6 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from .arch import build_network, parse_arch
 from .base import FaceModule, check_schedule
 from .losses import cross_entropy_loss
+from .pretrained import BACKBONES, Fer2013Backbone
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Classifier(FaceModule):
         weight_decay: float = 0.0,
         schedule: str = "constant",
         tta_flip: bool = False,
+        backbone: str = "arch",
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -69,12 +71,17 @@ class Classifier(FaceModule):
             raise ValueError(f"model.tsne_features={tsne_features!r}: use one of {', '.join(TSNE_FEATURES)}")
         self.classes = list(classes)
         self.image_shape = (1, image_size, image_size)
-        spec = fit_output_width(arch["classifier"], len(classes))
-        self.net, _ = build_network(spec, self.image_shape, arch["pool_stride"], out_activation=False,
-                                    image_size=image_size)
-        self.feature_end = self._feature_end(self.net)
+        if backbone not in BACKBONES:
+            raise ValueError(f"model.backbone={backbone!r}: use one of {', '.join(BACKBONES)}")
+        if backbone == "fer2013":  # issue 16: pretrained on real faces; arch.classifier is not read
+            self.net, self.feature_end, token = Fer2013Backbone(self.classes), None, "FER2013 mini-Xception's GAP"
+        else:
+            spec = fit_output_width(arch["classifier"], len(classes))
+            self.net, _ = build_network(spec, self.image_shape, arch["pool_stride"], out_activation=False,
+                                        image_size=image_size)
+            self.feature_end, token = self._feature_end(self.net), self._feature_token(spec)
         # what Fig. 6 maps, named for its title
-        self.feature_name = "logits" if tsne_features == "logits" else f"{self._feature_token(spec)} activations"
+        self.feature_name = "logits" if tsne_features == "logits" else f"{token} activations"
         self.label_smoothing = float(loss.get("label_smoothing", 0.0))
         n = len(classes)
         self.val_acc = MulticlassAccuracy(n, average="micro")
@@ -111,17 +118,24 @@ class Classifier(FaceModule):
         return logits
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The F100 activations (output of the last F layer's ReLU) of images x."""
+        """The F100 activations (output of the last F layer's ReLU) of images x (fer2013: its pooled map)."""
+        if self.feature_end is None:
+            return self.net.embed(x)[0]
         return self.net[: self.feature_end](x)
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         """Logits from F100 activations: dropout (training only) and the output layer."""
+        if self.feature_end is None:
+            raise ValueError("model.backbone=fer2013 reads its logits from the map, not the pooled features: use embed(x)")
         return self.net[self.feature_end :](h)
 
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(t-SNE input per `tsne_features`, logits) of images x, in one pass."""
-        h = self.features(x)
-        logits = self.head(h)
+        if self.feature_end is None:  # fer2013: its 3x3 head reads the map, not the pooled features
+            h, logits = self.net.embed(x)
+        else:
+            h = self.features(x)
+            logits = self.head(h)
         return (logits if self.hparams.tsne_features == "logits" else h), logits
 
     # -- training ----------------------------------------------------------------------------------
