@@ -1,5 +1,6 @@
 """model.backbone=fer2013 (issue 16): the judge's FER2013 network as a classifier to fine-tune, through train.py."""
 
+import copy
 import json
 
 import pytest
@@ -52,6 +53,15 @@ def test_subsampled_pointwise_equals_the_strided_conv():
     for size in (7, 8):
         x = torch.randn(2, 3, size, size)
         assert torch.allclose(sub(x), conv(x), atol=1e-6)
+    # its weight gradient in channels_last (the memory format callbacks=default trains in) is the plain conv's
+    # computed in NCHW: the strided 1x1 conv's own gradient in channels_last is oneDNN #6035 (crash / wrong numbers)
+    conv = torch.nn.Conv2d(8, 16, 1, stride=2, bias=False)
+    reference = copy.deepcopy(conv)  # NCHW weights of its own
+    sub = SubsampledPointwise.like(conv).to(memory_format=torch.channels_last)
+    x = torch.randn(16, 8, 30, 30)
+    sub(x.contiguous(memory_format=torch.channels_last)).square().sum().backward()
+    expected = torch.autograd.grad(reference(x).square().sum(), reference.weight)[0]
+    assert torch.allclose(sub.weight.grad, expected, rtol=1e-4, atol=1e-3)
     with pytest.raises(ValueError, match="1x1 stride-2"):
         SubsampledPointwise.like(torch.nn.Conv2d(3, 4, 3, stride=2))
 

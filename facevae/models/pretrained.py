@@ -22,9 +22,12 @@ BACKBONES = ("arch", "fer2013")
 class SubsampledPointwise(nn.Conv2d):
     """A 1×1 stride-2 conv computed as every other pixel, then a 1×1 stride-1 conv: the same numbers.
 
-    Why: training through torch 2.13's oneDNN 1×1 stride-2 conv crashed the process in its weight gradient
-    (jit_avx512_common_1x1_convolution_bwd_weights, SIGSEGV or heap corruption in 3 of 3 London runs); the
-    judge never trains, so its network keeps the original layer."""
+    Why: in channels_last (callbacks=default's memory format) torch 2.13's oneDNN 1×1 stride-2 conv crashes the
+    process in its weight gradient (jit_avx512_common_1x1_convolution_bwd_weights: SIGSEGV or heap corruption, in
+    every London run tried, and in a bare loop over the judge's network). It is oneDNN issue #6035 (nhwc, stride 2,
+    fewer input channels than its block: the first shortcut's 8), which elsewhere gives wrong weight gradients
+    without a crash. Subsampling first makes it a stride-1 conv, which that bug does not touch. The judge never
+    trains, so its network keeps the original layer."""
 
     @classmethod
     def like(cls, conv: nn.Conv2d) -> "SubsampledPointwise":
