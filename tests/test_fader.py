@@ -160,6 +160,23 @@ def test_adversarial_term_pushes_discriminator_loss_up():
     assert before < math.log(2) and after > before + 0.5
 
 
+def test_the_adversary_can_read_the_style_map():
+    """adversary_reads=all: D sees the style map too, so fooling it moves the map's head; by default (§2.3) D sees
+    z's vector part only and the map's head gets no gradient from the adversarial term."""
+    arch = {**FAST, "encoder": "C8-C32-C64-F256-F100", "map_decoder": "TC32,4,2-TC16,4,2-TC8,4,2-UC1,3,1"}
+    x, y = batch(4)
+    grads = {}
+    for reads in ("vector", "all"):
+        model = make({"adv": 1.0}, arch=arch, style_map=8, adversary_reads=reads)
+        assert model.discriminator[0].in_features == (model.latent_dims if reads == "all" else model.vector_dims)
+        model.losses(x, y)["adv"].backward()
+        grads[reads] = model.style_head.weight.grad
+    assert grads["vector"] is None or not grads["vector"].any()
+    assert grads["all"] is not None and grads["all"].abs().sum() > 0
+    with pytest.raises(ValueError, match="model.adversary_reads='map'"):
+        make(arch=arch, style_map=8, adversary_reads="map")
+
+
 def test_rejects_unknown_mode():
     with pytest.raises(ValueError, match="loss.mode"):
         make({"mode": "flipped"})

@@ -19,6 +19,10 @@ from .editing import ClassCodes, partner_index
 from .losses import adversarial_term, cross_reconstruction, l2_reconstruction, lample_adversarial_term, lample_dis_loss, p_bc, p_mc
 
 
+#: model.adversary_reads: what the latent discriminator sees, z's vector part (§2.3) or all of z with the style map
+ADVERSARY_READS = ("vector", "all")
+
+
 @dataclass
 class FaderLoss:
     """Loss options of §2.3: loss = l2·L2 + mc·P_MC + λ·adversarial term (AL = L2 − λ·log(1 − P_BC))."""
@@ -81,10 +85,13 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         grad_clip: float = 5.0,
         stroke_lr: float | None = None,
         schedule: str = "constant",
+        adversary_reads: str = "vector",
     ):
         super().__init__()
         self.save_hyperparameters()
         check_schedule(schedule)
+        if adversary_reads not in ADVERSARY_READS:
+            raise ValueError(f"model.adversary_reads={adversary_reads!r}: use one of {', '.join(ADVERSARY_READS)}")
         self.automatic_optimization = False  # two optimizers (NOTES §3)
         opts = {**vars(FaderLoss()), **loss}
         if opts["mode"] not in ("paper", "lample"):
@@ -110,9 +117,11 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         self.decoder = build_decoder(arch, self.vector_dims + self.n_classes, self.map_shape, self.image_shape,
                                      out_channels=2 if edit_mode == "mask" else 1)
         # The paper gives no discriminator layers: arch.discriminator plus one output unit (K for lample). It reads
-        # the vector part of z (§2.3's z); a style map is kept free of the emotion by XL, not by D.
+        # the vector part of z (§2.3's z), or with adversary_reads=all the style map too (Lample et al.'s D sees
+        # their whole 512x2x2 code): otherwise the map is free to carry the emotion past the adversary.
         n_out = 1 if self.mode == "paper" else self.n_classes
-        self.discriminator, _ = build_network(f"{arch['discriminator']}-D{n_out}", (self.vector_dims,))
+        self.dis_dims = self.latent_dims if adversary_reads == "all" else self.vector_dims
+        self.discriminator, _ = build_network(f"{arch['discriminator']}-D{n_out}", (self.dis_dims,))
         self.val_acc, self.test_acc = (MulticlassAccuracy(self.n_classes, average="micro") for _ in range(2))
         if self.mode == "paper":
             self.val_disc_acc, self.test_disc_acc = BinaryAccuracy(), BinaryAccuracy()
@@ -233,7 +242,7 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         pairs (0 without `subjects` or pairs), and loss = AL + mc·P_MC + xl·XL."""
         z = self.encode(x) if z is None else z
         x_hat, mask = self.decode_parts(z, y)
-        d = self.discriminator(z[:, : self.vector_dims])
+        d = self.discriminator(z[:, : self.dis_dims])
         adv = (adversarial_term(d[:, 0], self.dis_target(y)) if self.mode == "paper"
                else lample_adversarial_term(d, y, self.n_classes))
         terms = {
@@ -275,7 +284,7 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         opt_ae, opt_dis = self.optimizers()
         z = self.encode(x)
         # 1) the discriminator learns to read the attribute from a fixed z
-        dis_loss = self.dis_loss(self.discriminator(z[:, : self.vector_dims].detach()), y)
+        dis_loss = self.dis_loss(self.discriminator(z[:, : self.dis_dims].detach()), y)
         self._step(opt_dis, dis_loss)
         # 2) the autoencoder: reconstruct, tie z[:K] to the emotions, fool the (just updated) discriminator
         out = self.losses(x, y, z, subjects)
