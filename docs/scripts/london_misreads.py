@@ -2,9 +2,9 @@
 
     python docs/scripts/london_misreads.py multirun/cv/recognition_fer2013-london-seed0 [docs/london_misreads.png]
 
-Loads each fold's tested checkpoint (checkpoints/best.ckpt), reads its own test people, and prints the
-single-photo accuracy against the *paired* one: for how many people the smiling photo gets a higher P(happiness)
-than the same person's neutral photo. Photos: Face Research Lab London Set, DeBruine & Jones (2017), CC BY 4.0.
+Loads each fold's tested checkpoint (checkpoints/best.ckpt), reads its own test people (the data config is the
+checkpoint's, checked as data), and prints the single-photo accuracy against the *paired* one: for how many people
+the smiling photo gets a higher P(happiness) than the same person's neutral photo. Photos: Face Research Lab London Set, DeBruine & Jones (2017), CC BY 4.0.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
+from facevae.checkpoint import load_checkpoint, run_config
 from facevae.models.classifier import Classifier
 from facevae.run import build_datamodule
 
@@ -27,11 +27,12 @@ def main(sweep: Path, out: Path) -> None:
         sys.exit(f"{sweep}: no <fold>/checkpoints/best.ckpt; run python train.py 'experiment=[cv,...]' data=london first")
     p_happy, photos = {}, {}
     for run in folds:
-        cfg = OmegaConf.load(run / "config.yaml")
-        dm = build_datamodule(cfg)
+        ckpt_path = run / "checkpoints" / "best.ckpt"
+        # the checkpoint's own data config, checked as data (a DataModule facevae names), never the folder's YAML
+        dm = build_datamodule(run_config(load_checkpoint(ckpt_path), ckpt_path))
         dm.prepare_data()
         dm.setup()
-        model = Classifier.load_frozen(run / "checkpoints" / "best.ckpt")
+        model = Classifier.load_frozen(ckpt_path)
         test = dm.splits["test"]
         x = torch.from_numpy(np.asarray(dm.data.images[test])).float().unsqueeze(1) / 255
         with torch.no_grad():

@@ -25,7 +25,7 @@ from .weights import (JudgeUnavailable, JudgeWeightsError, _h5py, load_network, 
                       weights_version)
 
 __all__ = ["JUDGE_CLASSES", "UNJUDGED_CLASSES", "INPUT_SIZE", "Judge", "JudgeUnavailable", "JudgeWeightsError",
-           "MiniXception", "judge_available", "load_judge"]
+           "MiniXception", "judge_available", "load_judge", "network_input"]
 
 # The judge's outputs (FER2013 angry, disgust, fear, happy, sad, surprise, neutral) in facevae's names.
 JUDGE_CLASSES: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
@@ -73,7 +73,7 @@ class Judge:
         out = []
         with torch.no_grad():
             for chunk in torch.split(x, batch_size):
-                out.append(self.probs_scaled(_resize(chunk.to(self.device)) * 2 - 1).cpu())
+                out.append(self.probs_scaled(network_input(chunk.to(self.device))).cpu())
         if not out:
             return np.zeros((0, len(JUDGE_CLASSES)), np.float32)
         return torch.cat(out).numpy()
@@ -117,6 +117,11 @@ def _as_float_batch(images) -> torch.Tensor:
     if x.numel() and (x.min() < -1e-3 or x.max() > 1 + 1e-3):
         raise ValueError(f"expected float images in [0, 1], got values in [{x.min():.3g}, {x.max():.3g}]")
     return x.clamp(0, 1)
+
+
+def network_input(x: torch.Tensor) -> torch.Tensor:
+    """Faces N×1×H×W in [0, 1] as the network reads them: 64×64 (_resize), scaled to [-1, 1] (x/255*2-1)."""
+    return _resize(x) * 2 - 1
 
 
 def _resize(x: torch.Tensor) -> torch.Tensor:

@@ -75,9 +75,13 @@ class MiniXception(nn.Module):
         self.blocks = nn.ModuleList(ResidualBlock(a, b) for a, b in zip(ins, widths))
         self.head = nn.Conv2d(widths[-1], n_classes, 3, padding=1, bias=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last residual block's map (N×128×H'×W' for the fer weights), what the head reads."""
         x = F.relu(self.bn1(self.conv1(x)))
         x = F.relu(self.bn2(self.conv2(x)))
         for block in self.blocks:
             x = block(x)
-        return self.head(x).mean(dim=(2, 3))
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).mean(dim=(2, 3))

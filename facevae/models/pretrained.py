@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..judge import JUDGE_CLASSES, JudgeUnavailable, network_input
+
 log = logging.getLogger(__name__)
 
 #: model.backbone: `arch` = the network arch.classifier describes (§2.1, or the recipe's); `fer2013` = this module.
@@ -53,10 +55,8 @@ class Fer2013Backbone(nn.Module):
     def __init__(self, classes: list[str]):
         super().__init__()
         from ..config import ConfigError
-        from ..judge import JUDGE_CLASSES, JudgeUnavailable, _resize
-        from ..judge.weights import load_network
+        from ..judge.weights import load_network  # reads the HDF5 file: only when this backbone is built
 
-        self._resize = _resize
         try:
             net = load_network()
         except JudgeUnavailable as exc:  # a user's setup, not a bug: one line, with both ways out
@@ -78,19 +78,9 @@ class Fer2013Backbone(nn.Module):
         log.info("model.backbone=fer2013: FER2013 outputs kept for %s%s", ", ".join(kept) or "no class",
                  f"; new outputs for {', '.join(fresh)}" if fresh else "")
 
-    def trunk(self, x: torch.Tensor) -> torch.Tensor:
-        """The 128-channel map before the head, of faces x in [0, 1]."""
-        net = self.net
-        x = self._resize(x) * 2 - 1
-        x = F.relu(net.bn1(net.conv1(x)))
-        x = F.relu(net.bn2(net.conv2(x)))
-        for block in net.blocks:
-            x = block(x)
-        return x
-
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(the map averaged over positions: 128 features for Fig. 6's t-SNE, the class logits) in one pass."""
-        m = self.trunk(x)
+        m = self.net.features(network_input(x))
         return m.mean(dim=(2, 3)), self.net.head(m).mean(dim=(2, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
