@@ -2,6 +2,7 @@
 
     python -m bench.synth_realism                      # both styles, 40 subjects (~2 min on 2 cores)
     python -m bench.synth_realism --styles shaded --subjects 12
+    python -m bench.synth_realism --seed 1 --out /tmp/realism-seed1.json   # 40 other people
 
 For each style of the generator (facevae.data.synth, ``SynthSpec.style``) it writes the full
 640×490 tree (frames/s on ``--workers`` processes, PNGs included), crops every labelled sequence's
@@ -57,10 +58,11 @@ def _load(root: Path, rel: str, detector) -> tuple[np.ndarray, bool]:
     return crop, bool(detector.detect(cv2.imread(str(root / rel), cv2.IMREAD_GRAYSCALE)))
 
 
-def measure(style: str, n_subjects: int, workers: int, tmp: Path) -> dict:
+def measure(style: str, n_subjects: int, workers: int, tmp: Path, seed: int = 0) -> dict:
     """Generate one style's tree and judge it."""
     root = tmp / style
-    gen = generate_synth(root, SynthSpec(n_subjects=n_subjects, style=style), workers=workers, progress=False)
+    gen = generate_synth(root, SynthSpec(n_subjects=n_subjects, style=style, seed=seed), workers=workers,
+                         progress=False)
     apex, neutral = first_and_last_frames(root)
     detector = default_detector(min_size_frac=HAAR_MIN_FACE)
     a = [_load(root, p, detector) for p, _ in apex]
@@ -77,7 +79,7 @@ def measure(style: str, n_subjects: int, workers: int, tmp: Path) -> dict:
         ok = pa[idx] == JUDGE_CLASSES.index(cls)
         per_class[cls] = round(float(ok.mean()), 3)
         hits.extend(ok.tolist())
-    return {"style": style, "subjects": n_subjects, "frames": gen["n_frames"], "frames_per_s": gen["frames_per_s"],
+    return {"style": style, "subjects": n_subjects, "seed": seed, "frames": gen["n_frames"], "frames_per_s": gen["frames_per_s"],
             "workers": workers, "apex_judged": len(hits), "apex_acc": round(float(np.mean(hits)), 3),
             "apex_per_class": per_class, "neutral_frames": len(n),
             "neutral_acc": round(float(np.mean(pn == JUDGE_CLASSES.index("neutral"))), 3),
@@ -102,10 +104,10 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows(results)])
 
 
-def run(n_subjects: int = SynthSpec.n_subjects, workers: int = 2, styles=STYLES) -> list[dict]:
+def run(n_subjects: int = SynthSpec.n_subjects, workers: int = 2, styles=STYLES, seed: int = 0) -> list[dict]:
     """Measure every style in a temporary folder (removed afterwards)."""
     with tempfile.TemporaryDirectory(prefix="facevae-realism-") as tmp:
-        return [measure(s, n_subjects, workers, Path(tmp)) for s in styles]
+        return [measure(s, n_subjects, workers, Path(tmp), seed) for s in styles]
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -113,9 +115,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--styles", nargs="+", default=list(STYLES), choices=STYLES)
     p.add_argument("--subjects", type=int, default=SynthSpec.n_subjects)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0, help="the generator's seed (other people, other sequences)")
     p.add_argument("--out", type=Path, default=OUT)
     a = p.parse_args(argv)
-    results = run(a.subjects, a.workers, a.styles)
+    results = run(a.subjects, a.workers, a.styles, a.seed)
     a.out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"written: {a.out}")

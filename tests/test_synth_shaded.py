@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 import hashlib
 from pathlib import Path
 
@@ -138,3 +139,37 @@ def test_shaded_anger_includes_emfacs_open_mouth_variants_and_drawn_does_not():
     assert all(a[4] > 0 and a[7] > 0 for a in shaded + drawn)  # brow lowerer and lid tightener always
     assert sum(a[25] > 0 and a[26] > 0 for a in shaded) >= len(shaded) // 3  # the open-mouth variants
     assert not any(a[25] > 0 for a in drawn)
+
+
+def test_shaded_people_rest_without_glasses_on_the_drawn_styles_draws():
+    """resting_face: the drawn style's identity draws mapped (the same people and emotions), no glasses, a narrower
+    mouth drop and eye opening."""
+    from facevae.data.synth.generate import plan_subject
+    from facevae.data.synth.shading import resting_face
+
+    spec = SynthSpec(n_subjects=40)
+    drawn = [plan_subject(spec, i) for i in range(40)]
+    shaded = [plan_subject(replace(spec, style="shaded"), i) for i in range(40)]
+    assert any(p["identity"]["glasses"] for p in drawn)  # the drawn style has glasses wearers ...
+    assert not any(p["identity"]["glasses"] for p in shaded)  # ... the shaded one has none
+    for d, s in zip(drawn, shaded):
+        assert s["identity"] == resting_face(d["identity"])
+        assert [q["emotion"] for q in s["sequences"]] == [q["emotion"] for q in d["sequences"]]
+    for key, (lo, hi) in {"mouth_drop": (30.0, 33.2), "eye_open": (5.5, 6.5)}.items():
+        values = [p["identity"][key] for p in shaded]
+        assert lo <= min(values) and max(values) <= hi + 1e-9
+        assert max(p["identity"][key] for p in drawn) > hi + 0.5  # the drawn style's range is wider
+
+
+def test_shaded_apexes_are_peak_expressions_with_open_fearful_mouths_and_no_chin_raise_in_anger():
+    from facevae.data.synth.generate import plan_subject
+
+    plans = [plan_subject(SynthSpec(n_subjects=40, style="shaded"), i) for i in range(40)]
+    drawn = [plan_subject(SynthSpec(n_subjects=40), i) for i in range(40)]
+    assert all(0.85 <= v <= 1.0 for p in plans for v in p["scales"].values())
+    assert min(v for p in drawn for v in p["scales"].values()) < 0.8
+    seqs = [q for p in plans for q in p["sequences"]]
+    fear = [q["apex"] for q in seqs if q["emotion"] == 4]
+    anger = [q["apex"] for q in seqs if q["emotion"] == 1]
+    assert fear and all(a[25] > 0.7 and a[26] > 0.5 for a in fear)  # CK+'s fear: the mouth open
+    assert anger and not any(a[17] > 0 for a in anger)

@@ -34,7 +34,7 @@ from facevae.data.labels import CKPLUS_CODES
 from facevae.data.synth.action_units import AU_NUMBERS, EMOTION_PROTOTYPES, SHADED_PROTOTYPES, sample_emotion_aus
 from facevae.data.synth.identity import sample_identity
 from facevae.data.synth.render import render_face, sample_nuisance
-from facevae.data.synth.shading import STYLES, sample_shading
+from facevae.data.synth.shading import STYLES, apex_scale, resting_face, sample_shading
 
 EMOTION_CODES: tuple[int, ...] = tuple(c for c in sorted(CKPLUS_CODES) if c != 0)
 # Fast PNG: SUB filter + Huffman-only deflate is ~2x faster than the defaults on noisy frames.
@@ -45,7 +45,8 @@ _LM_FMT = "%16.7e%16.7e\n" * 68  # CK+ landmark file: 68 lines "x y", 3-space pa
 
 
 # Bumped whenever the drawing changes, so trees written by an older generator are regenerated.
-GENERATOR_VERSION = 2
+# v3: the shaded style's resting faces and prototypes (issue 15); drawn frames are byte-identical to v2's.
+GENERATOR_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def plan_subject(spec: SynthSpec, subject_index: int) -> dict:
     rng = np.random.default_rng([spec.seed, subject_index])
     ident = sample_identity(rng)
     scales = {c: float(rng.uniform(0.7, 1.0)) for c in EMOTION_CODES}
+    if spec.style == "shaded":  # the same draws, mapped to CK+'s peak intensities (shading.apex_scale)
+        scales = {c: apex_scale(v) for c, v in scales.items()}
     hi = max(spec.min_emotions, min(spec.max_emotions, len(EMOTION_CODES)))
     n_emo = int(rng.integers(min(spec.min_emotions, hi), hi + 1))
     codes = [int(c) for c in rng.permutation(np.array(EMOTION_CODES))[:n_emo]]
@@ -106,6 +109,7 @@ def plan_subject(spec: SynthSpec, subject_index: int) -> dict:
         srng = np.random.default_rng([spec.seed, subject_index, 15])
         for seq in seqs:
             seq["nuisance"].update(sample_shading(srng))
+        ident = resting_face(ident)
     return {"index": subject_index, "subject": f"S{spec.first_subject_id + subject_index:03d}",
             "identity": ident, "scales": scales, "sequences": seqs}
 
