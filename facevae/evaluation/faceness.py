@@ -7,7 +7,8 @@ A class-average blob fools a pixel probe: it has the class's mean pixels. It doe
   edits, relative to the real test faces (facevae.metrics.sharpness_ratio).
 - `<observer>/acc_recon[_<class>]`: the observer's accuracy on reconstructions, per class, next to its
   accuracy on the real faces (`<observer>/acc_real_<class>`); `<observer>/acc_class_decode_<class>`: on
-  the β-VAE's class decode (emotion axes at the class's mean test code, style at the prior mean 0).
+  the β-VAE's class decode (emotion axes at the class's mean test code, style at the prior mean 0), and
+  `<observer>/acc_class_mean_<class>` on the class's mean training face beside it (an exact class average).
 """
 
 from __future__ import annotations
@@ -102,15 +103,28 @@ def face_scores(model, ev: EvalSet, train_images: np.ndarray, train_labels: np.n
         decoded = class_decodes(model, ev)
         if decoded is not None:
             faces, ks = decoded
-            keep = np.isin(ks, observer.scored())
-            if keep.any():
-                p = observer.probs(faces[keep])
-                p = np.where(np.isnan(p), -np.inf, p)
-                for k, row in zip(ks[keep], p):
-                    numbers[f"{n}/acc_class_decode_{ev.classes[k]}"] = float(row.argmax() == k)
-                    numbers[f"{n}/p_class_decode_{ev.classes[k]}"] = float(row[k])
+            read = _read_as_class(observer, faces, ks, ev.classes, "class_decode")
+            if read:
+                # Beside each class decode, the same observer on the class's mean training face: what a decoder
+                # that draws exact class averages (the paper's weighting, §3.4) would score.
+                numbers.update(read)
+                numbers.update(_read_as_class(observer, means[ks], ks, ev.classes, "class_mean"))
                 numbers["faces/sharpness_class_decode"] = sharpness_ratio(faces, ev.images)
     return numbers, verdicts
+
+
+def _read_as_class(observer, images: np.ndarray, ks: np.ndarray, classes: list[str], what: str) -> dict[str, float]:
+    """`<observer>/acc_<what>_<class>` (1 if read as its class) and `p_<what>_<class>`, one image per class in ks."""
+    keep = np.isin(ks, observer.scored())
+    if not keep.any():
+        return {}
+    p = observer.probs(images[keep])
+    p = np.where(np.isnan(p), -np.inf, p)
+    out = {}
+    for k, row in zip(ks[keep], p):
+        out[f"{observer.name}/acc_{what}_{classes[k]}"] = float(row.argmax() == k)
+        out[f"{observer.name}/p_{what}_{classes[k]}"] = float(row[k])
+    return out
 
 
 def verdict_text(v: dict) -> str:
