@@ -79,9 +79,9 @@ def measure(style: str, n_subjects: int, workers: int, tmp: Path, seed: int = 0)
         ok = pa[idx] == JUDGE_CLASSES.index(cls)
         per_class[cls] = round(float(ok.mean()), 3)
         hits.extend(ok.tolist())
-    return {"style": style, "subjects": n_subjects, "seed": seed, "frames": gen["n_frames"], "frames_per_s": gen["frames_per_s"],
-            "workers": workers, "apex_judged": len(hits), "apex_acc": round(float(np.mean(hits)), 3),
-            "apex_per_class": per_class, "neutral_frames": len(n),
+    return {"style": style, "subjects": n_subjects, "seed": seed, "frames": gen["n_frames"],
+            "frames_per_s": gen["frames_per_s"], "workers": workers, "apex_judged": len(hits),
+            "apex_acc": round(float(np.mean(hits)), 3), "apex_per_class": per_class, "neutral_frames": len(n),
             "neutral_acc": round(float(np.mean(pn == JUDGE_CLASSES.index("neutral"))), 3),
             "haar_rate": round(float(np.mean([f for _, f in a + n])), 4)}
 

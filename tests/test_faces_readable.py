@@ -80,8 +80,9 @@ def test_edit_toward_happiness_raises_the_judges_p_happy(trained):
 
 
 def test_class_images_are_read_per_class_and_unscored_classes_are_left_out():
-    """`<observer>/acc_<what>_<class>`: 1 where the observer's argmax is the class; classes it cannot score are absent."""
-    from facevae.evaluation.faceness import _read_as_class
+    """`<observer>/acc_<what>_<class>`: 1 where the observer's argmax is the class; classes it cannot score are
+    absent."""
+    from facevae.evaluation.faceness import read_as_class
 
     class Brightness:  # reads class round(10 * mean pixel); scores classes 0-2 only (NaN elsewhere, as the judge)
         name = "fake"
@@ -96,6 +97,6 @@ def test_class_images_are_read_per_class_and_unscored_classes_are_left_out():
             return p
 
     images = np.stack([np.full((8, 8), v) for v in (0.0, 0.1, 0.1, 0.3)])  # class 2's image looks like class 1's
-    out = _read_as_class(Brightness(), images, np.array([0, 1, 2, 3]), ["a", "b", "c", "d"], "class_mean")
+    out = read_as_class(Brightness(), images, np.array([0, 1, 2, 3]), ["a", "b", "c", "d"], "class_mean")
     assert out == {"fake/acc_class_mean_a": 1.0, "fake/p_class_mean_a": 1.0, "fake/acc_class_mean_b": 1.0,
                    "fake/p_class_mean_b": 1.0, "fake/acc_class_mean_c": 0.0, "fake/p_class_mean_c": 0.0}

@@ -103,17 +103,17 @@ def face_scores(model, ev: EvalSet, train_images: np.ndarray, train_labels: np.n
         decoded = class_decodes(model, ev)
         if decoded is not None:
             faces, ks = decoded
-            read = _read_as_class(observer, faces, ks, ev.classes, "class_decode")
+            read = read_as_class(observer, faces, ks, ev.classes, "class_decode")
             if read:
                 # Beside each class decode, the same observer on the class's mean training face: what a decoder
                 # that draws exact class averages (the paper's weighting, §3.4) would score.
                 numbers.update(read)
-                numbers.update(_read_as_class(observer, means[ks], ks, ev.classes, "class_mean"))
+                numbers.update(read_as_class(observer, means[ks], ks, ev.classes, "class_mean"))
                 numbers["faces/sharpness_class_decode"] = sharpness_ratio(faces, ev.images)
     return numbers, verdicts
 
 
-def _read_as_class(observer, images: np.ndarray, ks: np.ndarray, classes: list[str], what: str) -> dict[str, float]:
+def read_as_class(observer, images: np.ndarray, ks: np.ndarray, classes: list[str], what: str) -> dict[str, float]:
     """`<observer>/acc_<what>_<class>` (1 if read as its class) and `p_<what>_<class>`, one image per class in ks."""
     keep = np.isin(ks, observer.scored())
     if not keep.any():
