@@ -4,7 +4,8 @@
 
 Loads each fold's tested checkpoint (checkpoints/best.ckpt), reads its own test people (the data config is the
 checkpoint's, checked as data), and prints the single-photo accuracy against the *paired* one: for how many people
-the smiling photo gets a higher P(happiness) than the same person's neutral photo. Photos: Face Research Lab London Set, DeBruine & Jones (2017), CC BY 4.0.
+the smiling photo gets a higher P(happiness) than the same person's neutral photo.
+Photos: Face Research Lab London Set, DeBruine & Jones (2017), CC BY 4.0.
 """
 
 from __future__ import annotations

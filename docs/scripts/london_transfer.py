@@ -41,7 +41,8 @@ def read(ckpt_path: str) -> str:
     name = stored_model_name(load_checkpoint(ckpt_path))
     target = known_models().get(name, {}).get("_target_")
     if name not in ("ssvae", "fader") or not target:
-        sys.exit(f"{ckpt_path}: holds model={name}; pass a β-VAE (ssvae) or Fader checkpoint, whose latent has emotion axes")
+        sys.exit(f"{ckpt_path}: holds model={name}; pass a β-VAE (ssvae) or Fader checkpoint "
+                 "(a latent with emotion axes)")
     model = import_target(target).load_frozen(ckpt_path)
     x, y, classes = london_photos(model.image_shape[-1])
     missing = [c for c in classes if c not in model.classes]

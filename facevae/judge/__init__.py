@@ -120,7 +120,7 @@ def _as_float_batch(images) -> torch.Tensor:
 
 
 def network_input(x: torch.Tensor) -> torch.Tensor:
-    """Faces N×1×H×W in [0, 1] as the network reads them: 64×64 (_resize), scaled to [-1, 1] (x/255*2-1)."""
+    """Faces N×1×H×W in [0, 1] as the network reads them: 64×64 (_resize), scaled to [-1, 1] (2x − 1)."""
     return _resize(x) * 2 - 1
 
 

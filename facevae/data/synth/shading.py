@@ -35,7 +35,7 @@ RELIEF, FINE = 0.3, 0.7  # overall depth of the large forms and of the furrows
 _W, _H = int((X1 - X0) * RES), int((Y1 - Y0) * RES)
 
 
-STYLES = ("drawn", "shaded")  # SynthSpec.style: the flat line drawing (generator v2) or this relief
+STYLES = ("drawn", "shaded")  # SynthSpec.style: the flat line drawing (unchanged since generator v2) or this relief
 
 
 def apex_scale(scale: float) -> float:
