@@ -77,6 +77,8 @@ def build(model: str, arch: str, data_dir: Path, n_subjects: int, batch_size: in
         extra.append(f"data.batch_size={batch_size}")
     if model == "siamese_vae":
         extra.append(f"model.comparator_ckpt={comparator_ckpt(arch, data_dir, n_subjects)}")
+    if arch == "paper" and model in ("ssvae", "siamese_vae"):
+        extra.append("model.style_map=0")  # the paper's vector latent: arch=paper has no map decoder
     cfg = compose(extra, data_dir, n_subjects)
     pl.seed_everything(seed, verbose=False)
     torch.set_float32_matmul_precision("high")

@@ -191,7 +191,8 @@ def test_missing_comparator_ckpt_is_one_clear_line(tmp_path):
 @pytest.mark.slow
 def test_paper_arch_one_step_for_both(tmp_path, comparator_run):
     comp = str(comparator_run[0] / "checkpoints" / "last.ckpt")
-    for model_name, extra in (("siamese_comparator", []), ("siamese_vae", [f"model.comparator_ckpt={comp}"])):
+    vae = [f"model.comparator_ckpt={comp}", "model.style_map=0"]  # arch=paper: the paper's vector latent
+    for model_name, extra in (("siamese_comparator", []), ("siamese_vae", vae)):
         cfg = compose_config([f"model={model_name}", "arch=paper", *extra], tmp_path, tmp_path)
         model = run.build_model(cfg, CLASSES)
         opt = model.configure_optimizers()

@@ -9,6 +9,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..config import ConfigError
+from . import backbone
 from .backbone import GaussianVAE
 from .base import FaceModule
 from .losses import latent_loss, reconstruction_loss, siamese_loss
@@ -20,9 +21,9 @@ class SiameseVAELoss:
     """Loss options of §2.2: L = RL + β·LL − λ·log ô(x̂, ImgB); λ=0 is the plain VAE baseline."""
 
     name: str = "siamese_vae"
-    lam: float = 0.1
-    beta: float = 1e-3  # as conf/loss/siamese_vae.yaml: with RL averaged over pixels, β=1 collapses z
-    rl_reduction: str = "mean"  # RL over pixels: mean (Keras, the paper's framework) or sum
+    lam: float = 1.0  # as conf/loss/siamese_vae.yaml (why: that file); the paper's weighting: loss=siamese_vae_paper
+    beta: float = 0.01
+    rl_reduction: str = "sum"  # RL over pixels: sum (the face is worth its pixels) or mean (Keras, the paper's framework)
 
 
 def _frozen_path(key: str, path: str | None, required: bool, hint: str) -> Path | None:
@@ -55,6 +56,7 @@ class SiameseVAE(GaussianVAE, FaceModule):
         loss: dict,
         image_size: int = 128,
         latent_dims: int = 16,
+        style_map: int = 0,
         comparator_ckpt: str | None = None,
         classifier_ckpt: str | None = None,
         lr: float = 1e-3,
@@ -74,7 +76,7 @@ class SiameseVAE(GaussianVAE, FaceModule):
         # Frozen helpers live outside the module tree: not in state_dict, not counted, not optimised.
         self._frozen = {"comparator": comparator, "classifier": judge}
         self.classes = list(classes)
-        self.build_vae(arch, image_size, latent_dims)
+        self.build_vae(arch, image_size, latent_dims, style_map)
         self.lam, self.beta = float(loss["lam"]), float(loss["beta"])
         self.rl_reduction = loss.get("rl_reduction", "mean")
         n = len(classes)
@@ -101,7 +103,7 @@ class SiameseVAE(GaussianVAE, FaceModule):
 
     def eval_outputs(self, x: torch.Tensor, mu: torch.Tensor, recon: torch.Tensor) -> dict[str, torch.Tensor]:
         """eval_batch's outputs from the mean code and its reconstruction (the test loop's own forward)."""
-        out = {"codes": mu, "recon": recon}
+        out = {"codes": backbone.summary_codes(mu, self.vector_dims, self.map_shape), "recon": recon}
         clf = self.frozen_classifier()
         if clf is not None:  # the §2.1 classifier's reading of input and reconstruction (the figure's labels)
             out["pred_input"], out["pred_recon"] = clf(x).argmax(1), clf(recon).argmax(1)
