@@ -71,6 +71,17 @@ def fig7_latent_distributions(enc: dict[str, np.ndarray], classes: list[str], pa
 
 
 @torch.no_grad()
+def latent_sweep(model, z: np.ndarray, base: int, k: int, steps: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """One row of Fig. 8: face `base`'s code with latent k set to `steps` values over its observed [min, max] in z,
+    decoded with y = k: (steps, H, W) faces and the values."""
+    values = np.linspace(z[:, k].min(), z[:, k].max(), steps)
+    codes = torch.from_numpy(np.repeat(z[base : base + 1], steps, axis=0)).to(model.device)
+    codes[:, k] = torch.from_numpy(values).to(codes)
+    y = torch.full((steps,), k, dtype=torch.long, device=model.device)
+    return model.decode(codes, y)[:, 0].float().cpu().numpy(), values
+
+
+@torch.no_grad()
 def fig8_latent_sampling(model, enc: dict[str, np.ndarray], classes: list[str], path: Path,
                          steps: int = 6) -> tuple[Path, float]:
     """Fig. 8: each emotion's latent swept over `steps` values in its observed [min, max], decoded with y = it.
@@ -78,15 +89,10 @@ def fig8_latent_sampling(model, enc: dict[str, np.ndarray], classes: list[str], 
     The other latent variables are held at a test neutral face's code. Returns the path and the mean
     absolute pixel change between the first and last step (how much one latent variable controls).
     """
-    z = enc["z"]
     base = neutral_faces(enc, classes, 1)[0]
     rows, labels, changes = [], [], []
     for k, emotion in enumerate(classes):
-        values = np.linspace(z[:, k].min(), z[:, k].max(), steps)
-        codes = torch.from_numpy(np.repeat(z[base : base + 1], steps, axis=0)).to(model.device)
-        codes[:, k] = torch.from_numpy(values).to(codes)
-        y = torch.full((steps,), k, dtype=torch.long, device=model.device)
-        decoded = model.decode(codes, y)[:, 0].float().cpu().numpy()
+        decoded, values = latent_sweep(model, enc["z"], base, k, steps)
         changes.append(np.abs(decoded[-1] - decoded[0]).mean())
         rows.append(np.concatenate([enc["images"][base][None], decoded]))
         labels.append(f"{emotion}\nz{k}: {values[0]:+.2g} .. {values[-1]:+.2g}")
