@@ -163,7 +163,9 @@ def test_ctrl_c_prints_the_exact_resume_command(tmp_path, data_dir):
     import time
 
     run = tmp_path / "run"
-    args = ["debug=smoke", "trainer.max_epochs=50", "data.progress=false", "callbacks.progress_bar=null",
+    # Enough epochs that a run whose Ctrl-C went unanswered cannot end by itself inside the 2 minutes below (a CI run
+    # once ended with an empty stderr and no hint: most likely 50 epochs finishing with every SIGINT lost).
+    args = ["debug=smoke", "trainer.max_epochs=1000", "data.progress=false", "callbacks.progress_bar=null",
             f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"]
     proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -173,10 +175,10 @@ def test_ctrl_c_prints_the_exact_resume_command(tmp_path, data_dir):
     assert proc.poll() is None, proc.stderr.read()[-1500:]
     # Ctrl-C until it stops: once, under make test (-n 2) on a slow machine, a single SIGINT went unanswered
     # (no shutdown, no traceback); Lightning ignores every SIGINT after the one it handles, so repeats are harmless.
-    for _ in range(24):
+    for sent in range(1, 25):
         proc.send_signal(signal.SIGINT)
         try:
-            _, err = proc.communicate(timeout=5)
+            out, err = proc.communicate(timeout=5)
             break
         except subprocess.TimeoutExpired:
             continue
@@ -184,5 +186,5 @@ def test_ctrl_c_prints_the_exact_resume_command(tmp_path, data_dir):
         proc.kill()
         raise AssertionError("train.py did not stop on Ctrl-C within 2 minutes")
     hint = [line for line in err.splitlines() if "resume it with" in line]
-    assert hint, err[-1500:]
+    assert hint, f"exit {proc.returncode} after {sent} SIGINT(s); stderr: {err[-1000:]!r}; stdout: {out[-800:]!r}"
     assert f"hydra.run.dir={run}" in hint[0] and hint[0].endswith("ckpt_path=last") and "debug=smoke" in hint[0]
