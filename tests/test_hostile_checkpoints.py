@@ -163,18 +163,21 @@ def test_ctrl_c_prints_the_exact_resume_command(tmp_path, data_dir):
     import time
 
     run = tmp_path / "run"
-    # Enough epochs that a run whose Ctrl-C went unanswered cannot end by itself inside the 2 minutes below (a CI run
-    # once ended with an empty stderr and no hint: most likely 50 epochs finishing with every SIGINT lost).
+    # Enough epochs that a run whose Ctrl-C goes unanswered cannot end by itself inside the 2 minutes below.
     args = ["debug=smoke", "trainer.max_epochs=1000", "data.progress=false", "callbacks.progress_bar=null",
             f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"]
+    # A terminal's Ctrl-C reaches a process whose SIGINT is at its default. This one would inherit the pytest worker's:
+    # ignored when an earlier test in the worker went through Lightning's Ctrl-C handling (it sets SIG_IGN for good)
+    # or under a non-interactive shell's `cmd &`; Python then installs no KeyboardInterrupt handler and every SIGINT
+    # below is lost. Reproduced with the parent's SIGINT ignored: "did not stop on Ctrl-C within 2 minutes".
     proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while not (run / "checkpoints" / "last.ckpt").is_file() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert proc.poll() is None, proc.stderr.read()[-1500:]
-    # Ctrl-C until it stops: once, under make test (-n 2) on a slow machine, a single SIGINT went unanswered
-    # (no shutdown, no traceback); Lightning ignores every SIGINT after the one it handles, so repeats are harmless.
+    # Ctrl-C until it stops (Lightning ignores every SIGINT after the one it handles, so repeats are harmless).
     for sent in range(1, 25):
         proc.send_signal(signal.SIGINT)
         try:
