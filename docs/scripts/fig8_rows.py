@@ -28,12 +28,12 @@ from facevae.models.fader import Fader
 from facevae.run import build_datamodule
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
-KEYS = ("fold", "num_folds", "split_seed", "image_size", "crop_margin")
+KEYS = {"fold": int, "num_folds": int, "split_seed": int, "image_size": int, "crop_margin": float}
 
 
 def row(run: Path, emotion: str, steps: int):
     stored = OmegaConf.load(run / "config.yaml")
-    data = {k: stored.data[k] for k in KEYS}  # plain values only
+    data = {k: cast(stored.data[k]) for k, cast in KEYS.items()}  # numbers only: nothing else reaches the overrides
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=["model=fader", "data.progress=false",
                                            *(f"data.{k}={v}" for k, v in data.items())])
