@@ -363,7 +363,9 @@ def render_face(
         if cache is not None:
             cache.update(built)
         cache = built
-    neutral = neutral_landmarks(ident).astype(np.float64)
+    if "neutral" not in cache:  # the person's resting points: one identity per sequence
+        cache["neutral"] = neutral_landmarks(ident).astype(np.float64)
+    neutral = cache["neutral"]
     shaded = is_shaded(nuisance)
     lm = apply_action_units(neutral, a, ident, SHADED_GAINS if shaded else None).astype(np.float64)
     if shaded:  # the shaded style's camera sees the head slightly turned

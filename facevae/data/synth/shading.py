@@ -250,8 +250,10 @@ def _relief(ident: Mapping[str, float], lm: np.ndarray, face: np.ndarray, a: Map
     hf = cv2.GaussianBlur(hf, (0, 0), 0.8)
     if creases is not None and max(a[9], a[4], a[10]) > 0.02:  # scrunched skin folds into many small creases
         hf -= SCRUNCH * _scrunch_mask(lm, a, ew) * np.abs(creases)
-    # the face is a dome: its relief falls off towards the outline
-    dome = cv2.GaussianBlur(face, (0, 0), 10.0) * 34.0
+    # the face is a dome: its relief falls off towards the outline (a sigma-10 blur, done at half size:
+    # within 0.8 of the dome's 34 height units, 3.5x cheaper)
+    half = cv2.resize(face, ((_W + 1) // 2, (_H + 1) // 2), interpolation=cv2.INTER_AREA)
+    dome = cv2.resize(cv2.GaussianBlur(half, (0, 0), 5.0), (_W, _H), interpolation=cv2.INTER_LINEAR) * 34.0
     return (hc + dome) * face, hf * face
 
 
@@ -294,12 +296,21 @@ def shading_map(ident: Mapping[str, float], lm: np.ndarray, neutral: np.ndarray,
 
 def apply_shading(img: np.ndarray, shade: np.ndarray, m: np.ndarray, roi: tuple[int, int, int, int]) -> None:
     """Multiply the image's ROI (x0, y0, x1, y1) by the raster ``shade`` warped with canonical->image ``m``."""
-    x0, y0, x1, y1 = roi
+    # raster (u, v) -> canonical (X0 + u/RES, Y0 + v/RES) -> image
+    a = m[:, :2] / RES
+    b = m[:, :2] @ np.array([X0, Y0]) + m[:, 2]
+    # only where the shading is not 1 (the face and its soft edge): the rest of the ROI is left as it is
+    changed = shade != 1.0
+    rows, cols = np.flatnonzero(changed.any(1)), np.flatnonzero(changed.any(0))
+    if not len(rows):
+        return
+    box = [[u, v] for u in (cols[0] - 1, cols[-1] + 1) for v in (rows[0] - 1, rows[-1] + 1)]  # +1: bilinear
+    corners = np.array(box, np.float64) @ a.T + b
+    lo, hi = np.floor(corners.min(0)).astype(int) - 1, np.ceil(corners.max(0)).astype(int) + 2
+    x0, y0, x1, y1 = max(roi[0], lo[0]), max(roi[1], lo[1]), min(roi[2], hi[0]), min(roi[3], hi[1])
     if x1 - x0 < 2 or y1 - y0 < 2:
         return
-    # raster (u, v) -> canonical (X0 + u/RES, Y0 + v/RES) -> image, shifted to the ROI origin
-    a = m[:, :2] / RES
-    b = m[:, :2] @ np.array([X0, Y0]) + m[:, 2] - np.array([x0, y0])
+    b = b - np.array([x0, y0])  # shifted to the region's origin
     warp = np.concatenate([a, b[:, None]], axis=1)
     s = cv2.warpAffine(shade, warp, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=1.0)
     part = img[y0:y1, x0:x1]
