@@ -136,6 +136,10 @@ def validate(cfg: DictConfig) -> None:
         )
     _check_target("data", cfg.data, ignore=("synth", "pairs"))
     _check_folds(cfg.data)
+    extra = cfg.data.get("train_extra_subjects", 0)
+    if extra and (cfg.data.source != "synth" or extra < 0):
+        raise ConfigError(f"config error at 'data.train_extra_subjects': {extra} more people can only be generated "
+                          f"by the synthetic CK+ (data=synth), as a positive count; data={cfg.data.name} has its own")
     model_cls = _check_target("model", cfg.model, ignore=MODEL_META_KEYS)
     _check_loss(cfg.loss, getattr(model_cls, "loss_schema", None))
     _check_pairs(cfg.data, model_cls, str(model.name))

@@ -44,6 +44,8 @@ def test_smoke_and_paper_arch_compose(tmp_path):
         ("loss.gamma=lots", "loss.gamma"),
         ("+loss.delta=1", "loss.delta"),
         ("trainer.max_epochs=many", "trainer.max_epochs': expected int"),
+        ("data.train_extra_subjects=many", "data.train_extra_subjects': expected int"),
+        ("data.train_extra_subjects=-3", "data.train_extra_subjects': -3 more people"),
     ],
 )
 def test_bad_values_fail_with_the_key(tmp_path, override, match):

@@ -170,9 +170,17 @@ class FaceDataModule(pl.LightningDataModule):
         dlib_detector: str = "hog",
         align_eyes: list | None = None,
         partners: bool = False,
+        train_extra_subjects: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters()
+        if train_extra_subjects:
+            if source != "synth" or not isinstance(train_extra_subjects, int) or train_extra_subjects < 0:
+                raise ValueError(f"data.train_extra_subjects={train_extra_subjects}: only the synthetic CK+ (data=synth) "
+                                 "can make more people, and their number must be positive")
+            # Their own tree and cache: the default people plus these, whose folds stay the default people's.
+            self.hparams.name = f"{name}+{train_extra_subjects}"
+            self.hparams.root = f"{root}+{train_extra_subjects}"
         self.data: PreparedData | None = None
         self.splits: dict[str, np.ndarray] = {}
 
@@ -272,7 +280,16 @@ class FaceDataModule(pl.LightningDataModule):
             return stratified_indices(data.labels, hp.num_folds, hp.fold, hp.val_folds, hp.split_seed)
         if mode != "subjects":
             raise ValueError(f"data.split={hp.split!r}: use auto, subjects, usage or random")
-        return split_indices(data.subjects, hp.num_folds, hp.fold, hp.val_folds, hp.split_seed)
+        if not hp.train_extra_subjects:
+            return split_indices(data.subjects, hp.num_folds, hp.fold, hp.val_folds, hp.split_seed)
+        # The generated people S001..S<n> keep the folds they have without extras; S<n+1>... only train.
+        n = int((hp.synth or {}).get("n_subjects", 40))
+        extra = np.array([int(name[1:]) > n for name in data.manifest["subjects"]])[data.subjects]
+        base = np.flatnonzero(~extra)
+        splits = {k: base[v] for k, v in split_indices(data.subjects[base], hp.num_folds, hp.fold, hp.val_folds,
+                                                       hp.split_seed).items()}
+        splits["train"] = np.sort(np.concatenate([splits["train"], np.flatnonzero(extra)]))
+        return splits
 
     def _prepared(self) -> PreparedData:
         """The prepared data; one job at a time per cache (parallel sweep jobs wait, then reuse it)."""
@@ -319,6 +336,7 @@ class FaceDataModule(pl.LightningDataModule):
         from .synth.generate import GENERATOR_VERSION
 
         spec = asdict(SynthSpec(**(self.hparams.synth or {})))
+        spec["n_subjects"] += self.hparams.train_extra_subjects  # subject i is the same person for any count
         stamp = root / "synth_spec.json"  # written by generate_synth once the tree is complete
         written = json.loads(stamp.read_text()) if stamp.is_file() else {}
         if written.get("spec") != spec or written.get("generator_version") != GENERATOR_VERSION:
