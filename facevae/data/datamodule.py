@@ -283,8 +283,11 @@ class FaceDataModule(pl.LightningDataModule):
         if not hp.train_extra_subjects:
             return split_indices(data.subjects, hp.num_folds, hp.fold, hp.val_folds, hp.split_seed)
         # The generated people S001..S<n> keep the folds they have without extras; S<n+1>... only train.
-        n = int((hp.synth or {}).get("n_subjects", 40))
-        extra = np.array([int(name[1:]) > n for name in data.manifest["subjects"]])[data.subjects]
+        from .synth import SynthSpec
+
+        spec = SynthSpec(**(hp.synth or {}))
+        last = spec.first_subject_id + spec.n_subjects - 1  # the last default person's number
+        extra = np.array([int(name[1:]) > last for name in data.manifest["subjects"]])[data.subjects]
         base = np.flatnonzero(~extra)
         splits = {k: base[v] for k, v in split_indices(data.subjects[base], hp.num_folds, hp.fold, hp.val_folds,
                                                        hp.split_seed).items()}

@@ -295,7 +295,8 @@ def shading_map(ident: Mapping[str, float], lm: np.ndarray, neutral: np.ndarray,
 
 
 def apply_shading(img: np.ndarray, shade: np.ndarray, m: np.ndarray, roi: tuple[int, int, int, int]) -> None:
-    """Multiply the image's ROI (x0, y0, x1, y1) by the raster ``shade`` warped with canonical->image ``m``."""
+    """Multiply the image's ROI (x0, y0, x1, y1) by the raster ``shade`` warped with canonical->image ``m``
+    (only the part of the ROI where the warped shading differs from 1 is touched)."""
     # raster (u, v) -> canonical (X0 + u/RES, Y0 + v/RES) -> image
     a = m[:, :2] / RES
     b = m[:, :2] @ np.array([X0, Y0]) + m[:, 2]
