@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from facevae.models.draw import build_stroke_net, stroke_xl
+from facevae.models.draw import PAIR_WEIGHT_RANGE, build_stroke_net, pair_weights, stroke_xl
 from facevae.models.fader import Fader
 from facevae.models.ssvae import SSVAE
 
@@ -86,6 +86,32 @@ def test_draw_xl_is_the_partners_distance_plus_doing_nothing_toward_its_own_axes
     out["xl"].backward()
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.encoder.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.stroke_net.parameters())
+
+
+def test_xl_per_change_weighs_each_pair_by_the_inverse_of_its_own_change_and_leaves_the_still_rows_alone():
+    """loss.xl_per_change: a pair whose partner differs by a few thin lines (a smile) counts as much of its own
+    change as one whose partner differs by a lot (an open mouth); weights stay in PAIR_WEIGHT_RANGE."""
+    x = torch.full((4, 1, 128, 128), 0.5)
+    x[1, 0, 60:62, 40:80] = 0.0    # subject 3's partner: one thin line moved in (80 pixels)
+    x[3, 0, 40:80, 40:80] = 0.0    # subject 5's partner: a big dark mouth (1,600 pixels)
+    w = pair_weights(x[[0, 1, 2, 3]], x[[1, 0, 3, 2]])
+    assert w[0] == w[1] and w[2] == w[3] and w[0] > 1 > w[2]
+    # changes 40 and 800 (grey level 0.5 times the pixels), mean 420: the line's 10.5 is capped, the mouth's is 420/800
+    assert w[0].item() == PAIR_WEIGHT_RANGE[1] and w[2].item() == pytest.approx(420 / 800)
+    assert pair_weights(x[[0]], x[[0]]).item() == pytest.approx(1.0)  # a batch of still pairs: no reweighting
+
+    model = make(style_map=0)
+    with torch.no_grad():
+        model.stroke_net.out.weight.normal_(0, 0.1)
+    y, subjects = torch.tensor([0, 1, 0, 2]), torch.tensor([3, 3, 5, 5])
+    plain = model.losses(x, y, sample=False, subjects=subjects)["xl"]
+    model.xl_per_change = True
+    weighted = model.losses(x, y, sample=False, subjects=subjects)["xl"]
+    p = torch.softmax(model.encode(x)[0][:, :3], 1)
+    src, dst = torch.tensor([0, 1, 2, 3, 0]), torch.tensor([1, 0, 3, 2, 0])
+    per = stroke_xl(x[src] + model.stroke_net(x[src], p[dst] - p[src]), x[dst])
+    assert weighted.item() == pytest.approx((per * torch.cat([w, torch.ones(1)])).mean().item(), rel=1e-5)
+    assert weighted.item() != pytest.approx(plain.item(), rel=1e-3)
 
 
 def _marks(positions: torch.Tensor, size: int = 32):

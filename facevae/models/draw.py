@@ -33,6 +33,7 @@ from torch import nn
 
 _SPEC = re.compile(r"^(?:P(?P<pool>\d+)-)?U(?P<widths>\d+(?:,\d+)*)$")
 SQUARED_WEIGHT = 10.0  # XL = Σ |e| + 10·e² per image: L1 keeps strokes sharp, the square pulls large misses first
+PAIR_WEIGHT_RANGE = (0.2, 5.0)  # loss.xl_per_change: no pair weighs more than 25x another (a near-still pair is noise)
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -104,14 +105,19 @@ class StrokeEditor:
             change = change + (weights[:, k] * (u.abs().sum(1) > 0))[:, None, None, None] * self.stroke_net(x, u)
         return (x + change).clamp(0, 1)
 
-    def stroke_loss(self, x: torch.Tensor, probs: torch.Tensor, j: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
+    def stroke_loss(self, x: torch.Tensor, probs: torch.Tensor, j: torch.Tensor, has: torch.Tensor,
+                    per_change: bool = False) -> torch.Tensor:
         """XL of edit_mode=draw: x_i plus the change toward x_j's class probabilities must be x_j, and on every
-        eighth row a change toward x_i's own must be nothing. `probs` carry no gradient into the model's code."""
+        eighth row a change toward x_i's own must be nothing. `probs` carry no gradient into the model's code.
+        `per_change` (loss.xl_per_change): each pair's XL weighted by pair_weights."""
         i = has.nonzero().squeeze(1)
         still = torch.arange(0, len(x), 8, device=x.device)
         src, dst = torch.cat([i, still]), torch.cat([j[i], still])
         drawn = x[src] + self.stroke_net(x[src], probs[dst] - probs[src])
-        return stroke_xl(drawn, x[dst]).mean()
+        xl = stroke_xl(drawn, x[dst])
+        if per_change and len(i):
+            xl = torch.cat([xl[: len(i)] * pair_weights(x[i], x[j[i]]), xl[len(i):]])
+        return xl.mean()
 
     def stroke_groups(self, params: list, lr: float | None) -> list:
         """model.stroke_lr: `params` as two optimizer groups, the stroke net's with its own lr (None: one group)."""
@@ -120,6 +126,15 @@ class StrokeEditor:
         stroke = set(self.stroke_net.parameters())
         return [{"params": [p for p in params if p not in stroke]},
                 {"params": [p for p in params if p in stroke], "lr": float(lr)}]
+
+
+def pair_weights(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """loss.xl_per_change: each pair's weight, the batch's mean change Σ|x_j − x_i| over its own (within
+    PAIR_WEIGHT_RANGE), so every pair counts by how much of its own change is missed: a smile moves a few thin
+    lines (2.6 grey levels a pixel on the synthetic CK+) and surprise opens the mouth (12.8), and with equal
+    weights the smile's whole stroke costs less than a fifth of surprise's."""
+    change = (dst - src).abs().flatten(1).sum(1)
+    return (change.mean().clamp_min(1e-6) / change.clamp_min(1e-6)).clamp(*PAIR_WEIGHT_RANGE).detach()
 
 
 def stroke_xl(edited: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -39,6 +39,8 @@ class FaderLoss:
     # composes edits (decoded, residual or painted), must be the partner (same person, other label;
     # data.partners=true puts one in the batch): the decoder has to draw the emotion from y. 0 = off (the paper).
     xl: float = 0.0
+    # edit_mode=draw: each pair's XL weighted by the inverse of its own change (facevae.models.draw.pair_weights)
+    xl_per_change: bool = False
     lambda_max: float = 1e-4  # mode=lample: λ ramps linearly from 0 to this ...
     ramp_steps: int = 500000  # ... over this many training batches
 
@@ -105,6 +107,7 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         self.l2_reduction = str(opts["l2_reduction"])
         self.lambda_max, self.ramp_steps = float(opts["lambda_max"]), int(opts["ramp_steps"])
         self.w_xl = float(opts["xl"])
+        self.xl_per_change = bool(opts.get("xl_per_change", False))
         self.vector_dims = self.n_classes + style_dims
         self.image_shape = (1, image_size, image_size)
         # style_map=S: z also holds an S-channel map beside the vector (issue 14; facevae.models.backbone)
@@ -257,7 +260,7 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         if self.w_xl > 0 and subjects is not None:
             j, has = partner_index(y, subjects)
             if has.any() and self.edit_mode == "draw":  # the stroke net draws y's move; the autoencoder is untouched
-                terms["xl"] = self.stroke_loss(x, F.one_hot(y, self.n_classes).to(x), j, has)
+                terms["xl"] = self.stroke_loss(x, F.one_hot(y, self.n_classes).to(x), j, has, self.xl_per_change)
             elif has.any():
                 # XL trains the edit itself, as edit_mode composes it: x_i edited to y_j must be x_j
                 crossed, mask_j = self.decode_parts(z[has], y[j[has]])

@@ -30,6 +30,8 @@ class SSVAELoss:
     # XL (not in the paper, issue 14): a face decoded (or, under edit_mode=warp/draw, warped/drawn on) toward its
     # partner's emotion axes must be the partner: a frame of the same CK+ sequence (data.partners=true). 0 = off.
     xl: float = 0.0
+    # edit_mode=draw: each pair's XL weighted by the inverse of its own change (facevae.models.draw.pair_weights)
+    xl_per_change: bool = False
 
 
 class SSVAE(GaussianVAE, ClassCodes, StrokeEditor, FaceModule):
@@ -78,6 +80,7 @@ class SSVAE(GaussianVAE, ClassCodes, StrokeEditor, FaceModule):
         self.alpha, self.beta, self.gamma = float(loss["alpha"]), float(loss["beta"]), float(loss["gamma"])
         self.rl_reduction = loss.get("rl_reduction", "mean")
         self.w_xl = float(loss.get("xl", 0.0))
+        self.xl_per_change = bool(loss.get("xl_per_change", False))
         self.val_acc = MulticlassAccuracy(len(classes), average="micro")
         self.test_acc = MulticlassAccuracy(len(classes), average="micro")
         self.init_class_codes(len(classes), self.n_axes, edit_mode, modes=(*EDIT_MODES, "warp", "draw"))
@@ -209,7 +212,8 @@ class SSVAE(GaussianVAE, ClassCodes, StrokeEditor, FaceModule):
                 moved = self.warp_toward(x[has], mu[has].detach(), mu[j[has], : self.n_axes].detach())
                 terms["xl"] = multiscale_l1(moved, x[j[has]]).mean()
             elif has.any() and self.edit_mode == "draw":
-                terms["xl"] = self.stroke_loss(x, torch.softmax(mu[:, : self.n_axes].detach(), 1), j, has)
+                terms["xl"] = self.stroke_loss(x, torch.softmax(mu[:, : self.n_axes].detach(), 1), j, has,
+                                               self.xl_per_change)
             elif has.any():
                 # x_i's code with x_j's emotion axes must decode to x_j: the rest of the code keeps the person
                 crossed = z[has].clone()
