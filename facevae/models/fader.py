@@ -107,7 +107,7 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         self.l2_reduction = str(opts["l2_reduction"])
         self.lambda_max, self.ramp_steps = float(opts["lambda_max"]), int(opts["ramp_steps"])
         self.w_xl = float(opts["xl"])
-        self.xl_per_change = bool(opts.get("xl_per_change", False))
+        self.xl_per_change = bool(opts["xl_per_change"])
         self.vector_dims = self.n_classes + style_dims
         self.image_shape = (1, image_size, image_size)
         # style_map=S: z also holds an S-channel map beside the vector (issue 14; facevae.models.backbone)
