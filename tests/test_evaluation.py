@@ -96,6 +96,38 @@ def test_observer_accuracy_real_and_edit():
     assert numbers["oracle/edit_ratio"] == pytest.approx(1 / 3)
 
 
+class ApexEditor(OracleEditor):
+    """Edits every face toward class k into the real apexes of k in turn: edits exactly as readable as they are."""
+
+    def edit(self, x, target, strength=1.0, source=None):
+        apexes = self.ev.images[self.ev.labels == target]
+        return torch.from_numpy(np.stack([apexes[j % len(apexes)] for j in range(len(x))])).unsqueeze(1)
+
+
+class BlindToAnger(LabelObserver):
+    """The oracle, except that it reads every anger face as neutral (as the judge reads CK+'s closed-mouth anger)."""
+
+    def probs(self, images):
+        out = super().probs(images)
+        anger = out[:, CLASSES.index("anger")] == 1
+        out[anger] = 0
+        out[anger, 0] = 1
+        return out
+
+
+def test_edit_ratio_compares_edits_with_real_apexes_class_for_class():
+    """Seven sequences: three anger apexes the observer misses, two each of happiness and sadness. Over the apexes
+    it reads 4 of 7 (acc_real 0.57); over the classes 0, 1, 1. Edits that are the real apexes must score 1."""
+    ev = toy_set(n_seq=7)
+    numbers, per = observers.real_and_edit(ApexEditor(ev), ev, BlindToAnger(ev))
+    assert numbers["oracle/acc_real"] == pytest.approx(4 / 7)
+    assert numbers["oracle/acc_edit"] == pytest.approx(2 / 3) and per["edit"]["anger"] == 0
+    assert numbers["oracle/acc_real_matched"] == pytest.approx(2 / 3)
+    assert numbers["oracle/edit_ratio"] == pytest.approx(1.0)
+    # the plain ratio of the two accuracies would have called these edits better than the real faces
+    assert numbers["oracle/acc_edit"] / numbers["oracle/acc_real"] == pytest.approx(7 / 6)
+
+
 def test_reconstruction_and_classification_numbers(tmp_path):
     ev = toy_set()
     ev.outputs = {"recon": ev.images.copy(), "pred": ev.labels.copy()}
