@@ -71,6 +71,26 @@ def test_the_drawn_slider_is_linear_in_its_strength_and_mixes_by_its_weights():
     torch.testing.assert_close(half_half, both, atol=1e-6, rtol=0)  # each slider adds its own stroke
 
 
+def test_a_given_source_class_sets_where_the_betavaes_strokes_start_as_the_faders_y_does():
+    """source (edit.py/serve.py `source=`, the Editor's reading under `auto`) was ignored by the β-VAE's stroke
+    editor: a face the encoder half-reads as sad got half a stroke toward sadness even when the user said neutral."""
+    model = make().eval()
+    x = torch.rand(2, 1, 128, 128)
+    with torch.no_grad():
+        model.stroke_net.out.weight.normal_(0, 0.5)
+        model.class_codes.copy_(torch.eye(3) * 10)
+        goals = torch.softmax(model.class_codes, 1)
+        from_neutral = model.edit(x, 2, strength=1.0, source=torch.tensor([0]))
+        own = model.edit(x, 2, strength=1.0)
+        expected = (x + model.stroke_net(x, (goals[2] - goals[0]).expand(2, -1))).clamp(0, 1)
+        per_row = model.edit(x, 2, strength=1.0, source=torch.tensor([0, 2]))  # one source a face
+        assert torch.equal(model.edit(x, 2, strength=0.0, source=torch.tensor([1])), x)
+    torch.testing.assert_close(from_neutral, expected, atol=1e-6, rtol=0)
+    assert not torch.allclose(from_neutral, own, atol=1e-4)  # the encoder's own reading of noise is not neutral
+    torch.testing.assert_close(per_row[0], from_neutral[0], atol=1e-6, rtol=0)
+    torch.testing.assert_close(per_row[1], x[1], atol=1e-6, rtol=0)  # already at sadness: no stroke
+
+
 def test_draw_xl_is_the_partners_distance_plus_doing_nothing_toward_its_own_axes_and_trains_only_the_stroke_net():
     model = make(style_map=0)  # the stroke editor needs no style map: it sees the input
     with torch.no_grad():

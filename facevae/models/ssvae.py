@@ -145,13 +145,16 @@ class SSVAE(GaussianVAE, ClassCodes, StrokeEditor, FaceModule):
         """Faces x (N or 1 ×1×H×W) with the emotion axes a' = a + Σ_k w_k (goal_k − a), one row of `weights`
         (B × K) per output; strength 0 everywhere returns the reconstruction (decode) or x (residual, warp, draw;
         draw adds the stroke net's change scaled by the strength, facevae.models.draw).
-        `code`: x's mean code when already known (the evaluation's collection), else encoded here."""
+        `code`: x's mean code when already known (the evaluation's collection), else encoded here.
+        `source` (N or 1 class indices): draw strokes from that class's goal instead of the axes' own reading,
+        as the Fader's draw mode slides y from it; the other modes slide from x's own code."""
         mu = self.encode(x)[0] if code is None else code
         weights = weights.to(mu)
         mu = mu.expand(len(weights), -1) if len(mu) == 1 else mu
         if self.edit_mode == "draw":  # softmax of the axes: what CL reads as class probabilities (§2.4)
-            return self.draw_mix(x, torch.softmax(mu[:, : self.n_axes], 1),
-                                 torch.softmax(self.edit_goals().to(mu), 1), weights)
+            goals = torch.softmax(self.edit_goals().to(mu), 1)
+            own = torch.softmax(mu[:, : self.n_axes], 1) if source is None else goals[source.reshape(-1)]
+            return self.draw_mix(x, own.expand(len(mu), -1), goals, weights)
         moved = mu.clone()
         total = weights.sum(1, keepdim=True)
         moved[:, : self.n_axes] = mu[:, : self.n_axes] * (1 - total) + weights @ self.edit_goals().to(mu)
