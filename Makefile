@@ -19,7 +19,7 @@ help:
 	@echo "make bench    - speed and memory vs plain PyTorch and this machine's peak (< 15 min; bench/results.json)"
 	@echo "make paper    - the paper's experiments (Figs. 6-11, siamese) and one combined report; GPU-sized,"
 	@echo "                ARGS=debug=smoke for a CPU check"
-	@echo "make demo     - install, train the London editor once (~13 min on 2 cores), then serve the edit page"
+	@echo "make demo     - install, train the London editor once (~17 min on 2 cores), then serve the edit page"
 	@echo "                with a London test person's photo loaded (http://127.0.0.1:7860)"
 	@echo "make clean    - remove outputs, caches and the virtualenv"
 

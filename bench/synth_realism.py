@@ -80,7 +80,10 @@ def measure(style: str, n_subjects: int, workers: int, tmp: Path, seed: int = 0)
         per_class[cls] = round(float(ok.mean()), 3)
         hits.extend(ok.tolist())
     return {"style": style, "subjects": n_subjects, "seed": seed, "frames": gen["n_frames"],
-            "frames_per_s": gen["frames_per_s"], "workers": workers, "apex_judged": len(hits),
+            "frames_per_s": gen["frames_per_s"], "workers": workers,
+            # CPU a frame in all processes: the generator's own (user) and the kernel's (creating the files)
+            "user_ms_per_frame": round(1000 * (gen["cpu_seconds"] - gen["system_seconds"]) / gen["n_frames"], 2),
+            "kernel_ms_per_frame": round(1000 * gen["system_seconds"] / gen["n_frames"], 2), "apex_judged": len(hits),
             "apex_acc": round(float(np.mean(hits)), 3), "apex_per_class": per_class, "neutral_frames": len(n),
             "neutral_acc": round(float(np.mean(pn == JUDGE_CLASSES.index("neutral"))), 3),
             "haar_rate": round(float(np.mean([f for _, f in a + n])), 4)}
@@ -93,9 +96,12 @@ HEADER = ["style", "judge apex overall", *[c for c in JUDGE_CLASSES if c != "neu
 def rows(results: list[dict]) -> list[list[str]]:
     """One table row per style (HEADER's columns)."""
     classes = [c for c in JUDGE_CLASSES if c != "neutral"]
+    def speed(r: dict) -> str:
+        return (f"{r['frames_per_s']:.0f} ({r['workers']} proc.; CPU a frame {r['user_ms_per_frame']:.1f} ms"
+                f" + kernel {r['kernel_ms_per_frame']:.1f} ms)")
+
     return [[r["style"], f"{r['apex_acc']:.2f}", *[f"{r['apex_per_class'].get(c, float('nan')):.2f}" for c in classes],
-             f"{r['neutral_acc']:.2f}", f"{100 * r['haar_rate']:.1f} %", f"{r['frames_per_s']:.0f} ({r['workers']} proc.)"]
-            for r in results]
+             f"{r['neutral_acc']:.2f}", f"{100 * r['haar_rate']:.1f} %", speed(r)] for r in results]
 
 
 def table(results: list[dict]) -> str:

@@ -235,3 +235,71 @@ def test_the_faders_cosine_schedule_anneals_the_autoencoder_and_stroke_lr_and_ke
     assert dis.param_groups[0]["lr"] == 1e-3
     with pytest.raises(ValueError, match="model.schedule='step'"):
         Fader(["neutral", "happiness"], {**ARCH, "discriminator": "F256-F256"}, {"name": "fader"}, schedule="step")
+
+
+def _critic_fader(**loss) -> Fader:
+    torch.manual_seed(0)
+    return Fader(["neutral", "happiness"], {**ARCH, "discriminator": "F256-F256"},
+                 {"name": "fader", "l2_reduction": "sum", "xl": 1.0, "xl_adv": 100.0, **loss},
+                 style_map=4, edit_mode="draw", stroke_lr=2e-3)
+
+
+def test_the_stroke_critic_and_the_stroke_net_train_apart_from_the_autoencoder_each_by_its_own_term():
+    """loss.xl_adv: the critic's loss (real partner photos against the detached edits) reaches only the critic; its
+    score of the edits (XL_adv) only the stroke net; each has its own Adam with β1 0.5, the autoencoder keeps its own."""
+    model = _critic_fader()
+    with torch.no_grad():
+        model.stroke_net.out.weight.normal_(0, 0.1)
+    x = torch.rand(4, 1, 128, 128)
+    y = torch.tensor([0, 1, 1, 0])
+    out = model.losses(x, y, subjects=torch.tensor([7, 7, 9, 9]))
+    assert torch.equal(out["real"], x[[1, 0, 3, 2]]) and torch.equal(out["drawn_p"], torch.eye(2)[y[[1, 0, 3, 2]]])
+    model.zero_grad()
+    model.critic_term(out["drawn"], out["drawn_p"]).backward(retain_graph=True)
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.stroke_net.parameters())
+    model.zero_grad()
+    model.critic_loss(out["real"], out["drawn"], out["drawn_p"]).backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.stroke_net.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.stroke_critic.parameters())
+    ae, dis, stroke, critic = model.configure_optimizers()
+    in_ae = {p for g in ae.param_groups for p in g["params"]}
+    assert not (set(model.stroke_net.parameters()) | set(model.stroke_critic.parameters())) & in_ae
+    assert set(stroke.param_groups[0]["params"]) == set(model.stroke_net.parameters())
+    assert set(critic.param_groups[0]["params"]) == set(model.stroke_critic.parameters())
+    assert [(o.param_groups[0]["lr"], o.param_groups[0]["betas"]) for o in (ae, stroke, critic)] == [
+        (1e-3, (0.9, 0.999)), (2e-3, (0.5, 0.999)), (2e-4, (0.5, 0.999))]
+    off = _critic_fader(xl_adv=0.0)  # off: no critic, the stroke net in the autoencoder's optimizer as before
+    assert off.stroke_critic is None and len(off.configure_optimizers()) == 2
+
+
+def test_the_stroke_critic_learns_to_tell_real_partners_from_faint_edits_in_training(tmp_path):
+    """A few Trainer epochs on one batch whose partners carry a dark mark the untrained editor does not draw: all
+    four optimizers step, and the critic scores a real partner above a faint edit drawn toward it."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader
+
+    model = _critic_fader(critic_lr=2e-3)
+    x = torch.full((4, 1, 128, 128), 0.6)
+    x[1, 0, 80:90, 40:88] = 0.1  # the 'smiles': person 7's and person 9's happy photos
+    x[2, 0, 80:90, 40:88] = 0.1
+    batch = (x, torch.tensor([0, 1, 1, 0]), torch.tensor([7, 7, 9, 9]), torch.zeros(4))
+    before = [p.detach().clone() for p in (*model.stroke_critic.parameters(), *model.stroke_net.parameters())]
+    trainer = pl.Trainer(max_epochs=30, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(model, DataLoader([batch], batch_size=None))
+    after = [*model.stroke_critic.parameters(), *model.stroke_net.parameters()]
+    n_critic = len(list(model.stroke_critic.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before[:n_critic], after[:n_critic]))  # the critic stepped
+    assert any(not torch.equal(a, b) for a, b in zip(before[n_critic:], after[n_critic:]))  # and the stroke net
+    model.eval()
+    happy = torch.tensor([[0.0, 1.0]])
+    with torch.no_grad():
+        faint = (x[:1] + 0.2 * (x[1:2] - x[:1]))  # a fifth of the stroke, as XL's average draws it
+        assert model.stroke_critic(x[1:2], happy).mean() > model.stroke_critic(faint, happy).mean()
+
+
+def test_a_stroke_critic_without_the_stroke_editor_says_what_it_needs():
+    with pytest.raises(ValueError, match="model.edit_mode=draw and loss.xl>0"):
+        Fader(["neutral", "happiness"], {**ARCH, "discriminator": "F256-F256"},
+              {"name": "fader", "xl": 1.0, "xl_adv": 1.0}, style_map=4, edit_mode="residual")

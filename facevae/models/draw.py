@@ -17,6 +17,11 @@ sequence; on London one person's two photos, eyes aligned): x_i plus S's change 
 a change toward its own p must be nothing. It learns on the model's code without changing it. Strength 0 returns
 x exactly (no change is drawn).
 
+loss.xl_adv (Fader, beyond the paper): a pixel loss over pairs that differ in far more than the emotion asks S for
+the average of every pair's stroke, a faint one (README, London editor). A stroke critic C, a conditional PatchGAN
+at S's resolution, learns to tell each training partner's real photo from the edit drawn toward its class, and S
+is also asked to fool it: one plausible, full-strength stroke scores better than the faint average.
+
 arch.stroke_net, e.g. "P2-U16,32,64,128,128": U<w0>,<w1>,... a U-Net with those widths, one level per width
 (each level two conv 3x3 + GroupNorm + LeakyReLU, average-pool down, bilinear up, the condition given at every
 level); an optional leading P<f> runs it on x average-pooled by f and upsamples the change back (P2 at 128x128
@@ -34,6 +39,10 @@ from torch import nn
 _SPEC = re.compile(r"^(?:P(?P<pool>\d+)-)?U(?P<widths>\d+(?:,\d+)*)$")
 SQUARED_WEIGHT = 10.0  # XL = Σ |e| + 10·e² per image: L1 keeps strokes sharp, the square pulls large misses first
 PAIR_WEIGHT_RANGE = (0.2, 5.0)  # loss.xl_per_change: no pair weighs more than 25x another (a near-still pair is noise)
+# Adam of the critic and, with one, of the stroke net: β1 0.5, as GANs train (a trial of the London stroke net alone:
+# the critic lifted its edits' P(happy) 0.17 -> 0.36 with β1 0.5, to 0.20 with Adam's default 0.9)
+CRITIC_BETAS = (0.5, 0.999)
+CRITIC_WIDTHS = (32, 64, 128)  # the stroke critic: three 4x4 stride-2 convolutions, each patch sees ~46 px of S's input
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -74,6 +83,23 @@ class StrokeNet(nn.Module):
         return F.interpolate(change, size=x.shape[-2:], mode="bilinear") if self.pool > 1 else change
 
 
+class StrokeCritic(nn.Module):
+    """C(x, p) for loss.xl_adv: per-patch logits that face x (pooled as S pools it) is a real photo of class
+    probabilities p, not an edit drawn toward them. Spectral norm keeps it from memorising 80 training photos."""
+
+    def __init__(self, n_cond: int, pool: int = 1):
+        super().__init__()
+        self.pool, layers, c_in = pool, [], 1 + n_cond
+        for w in CRITIC_WIDTHS:
+            layers += [nn.utils.spectral_norm(nn.Conv2d(c_in, w, 4, 2, 1)), nn.LeakyReLU(0.2)]
+            c_in = w
+        self.net = nn.Sequential(*layers, nn.utils.spectral_norm(nn.Conv2d(c_in, 1, 3, 1, 1)))
+
+    def forward(self, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        h = F.avg_pool2d(x, self.pool) if self.pool > 1 else x
+        return self.net(torch.cat([h, p[:, :, None, None].expand(-1, -1, *h.shape[-2:])], 1))
+
+
 def build_stroke_net(spec: str | None, n_cond: int) -> StrokeNet:
     """arch.stroke_net ("P2-U16,32,64,128,128") for a condition of n_cond class probabilities."""
     if not spec:
@@ -90,8 +116,9 @@ def build_stroke_net(spec: str | None, n_cond: int) -> StrokeNet:
 class StrokeEditor:
     """Mixin for a generative FaceModule: edit_mode=draw, the stroke net S, its edits and its XL."""
 
-    def init_stroke_net(self, arch: dict, n_cond: int) -> None:
+    def init_stroke_net(self, arch: dict, n_cond: int, critic: bool = False) -> None:
         self.stroke_net = build_stroke_net(arch.get("stroke_net"), n_cond)
+        self.stroke_critic = StrokeCritic(n_cond, self.stroke_net.pool) if critic else None
 
     def draw_mix(self, x: torch.Tensor, own: torch.Tensor, goals: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """x plus Σ_k w_k·S(x, goal_k − own), one row of the sliders `weights` (B × K) per output: own (N or B × C)
@@ -107,9 +134,16 @@ class StrokeEditor:
 
     def stroke_loss(self, x: torch.Tensor, probs: torch.Tensor, j: torch.Tensor, has: torch.Tensor,
                     per_change: bool = False) -> torch.Tensor:
+        """XL of edit_mode=draw (stroke_terms' "xl")."""
+        return self.stroke_terms(x, probs, j, has, per_change)["xl"]
+
+    def stroke_terms(self, x: torch.Tensor, probs: torch.Tensor, j: torch.Tensor, has: torch.Tensor,
+                     per_change: bool = False) -> dict[str, torch.Tensor]:
         """XL of edit_mode=draw: x_i plus the change toward x_j's class probabilities must be x_j, and on every
         eighth row a change toward x_i's own must be nothing. `probs` carry no gradient into the model's code.
-        `per_change` (loss.xl_per_change): each pair's XL weighted by pair_weights."""
+        `per_change` (loss.xl_per_change): each pair's XL weighted by pair_weights. With a stroke critic also the
+        pairs' edits ("drawn"), the partners' real photos ("real") and their class probabilities ("drawn_p"),
+        for critic_loss and critic_term."""
         i = has.nonzero().squeeze(1)
         still = torch.arange(0, len(x), 8, device=x.device)
         src, dst = torch.cat([i, still]), torch.cat([j[i], still])
@@ -117,7 +151,19 @@ class StrokeEditor:
         xl = stroke_xl(drawn, x[dst])
         if per_change and len(i):
             xl = torch.cat([xl[: len(i)] * pair_weights(x[i], x[j[i]]), xl[len(i):]])
-        return xl.mean()
+        terms = {"xl": xl.mean()}
+        if self.stroke_critic is not None and len(i):
+            terms.update(drawn=drawn[: len(i)].clamp(0, 1), real=x[j[i]], drawn_p=probs[j[i]])
+        return terms
+
+    def critic_loss(self, real: torch.Tensor, drawn: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """The stroke critic's own loss: real partner photos as real, the (detached) edits drawn toward them as not."""
+        return (F.softplus(-self.stroke_critic(real, p)).mean()
+                + F.softplus(self.stroke_critic(drawn.detach(), p)).mean())
+
+    def critic_term(self, drawn: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """loss.xl_adv's term for the stroke net: −log C(edit, p), the edits scored by the critic as real photos."""
+        return F.softplus(-self.stroke_critic(drawn, p)).mean()
 
     def stroke_groups(self, params: list, lr: float | None) -> list:
         """model.stroke_lr: `params` as two optimizer groups, the stroke net's with its own lr (None: one group)."""

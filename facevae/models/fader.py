@@ -14,7 +14,7 @@ from .arch import build_network
 from . import backbone
 from .backbone import build_decoder, build_encoder, latent_map, map_decoder_input, split_encoder_keys
 from .base import FaceModule, adam, check_schedule
-from .draw import StrokeEditor
+from .draw import CRITIC_BETAS, StrokeEditor
 from .editing import ClassCodes, partner_index
 from .losses import adversarial_term, cross_reconstruction, l2_reconstruction, lample_adversarial_term, lample_dis_loss, p_bc, p_mc
 
@@ -41,6 +41,10 @@ class FaderLoss:
     xl: float = 0.0
     # edit_mode=draw: each pair's XL weighted by the inverse of its own change (facevae.models.draw.pair_weights)
     xl_per_change: bool = False
+    # edit_mode=draw: weight of the stroke critic's term (facevae.models.draw.StrokeCritic; not in the paper): the
+    # drawn edit must also pass a conditional PatchGAN for a real photo of its target class. 0 = off (no critic)
+    xl_adv: float = 0.0
+    critic_lr: float = 2e-4  # the stroke critic's Adam (β1 0.5, as GANs train)
     lambda_max: float = 1e-4  # mode=lample: λ ramps linearly from 0 to this ...
     ramp_steps: int = 500000  # ... over this many training batches
 
@@ -69,7 +73,7 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
     """
 
     ddp_find_unused_parameters = True  # each of the two optimizer steps leaves the other part unused
-    loss_terms = ("l2", "p_mc", "p_bc", "adv", "al", "xl")
+    loss_terms = ("l2", "p_mc", "p_bc", "adv", "al", "xl", "xl_adv")
     loss_schema = FaderLoss
 
     def __init__(
@@ -108,6 +112,10 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         self.lambda_max, self.ramp_steps = float(opts["lambda_max"]), int(opts["ramp_steps"])
         self.w_xl = float(opts["xl"])
         self.xl_per_change = bool(opts["xl_per_change"])
+        self.w_xl_adv, self.critic_lr = float(opts["xl_adv"]), float(opts["critic_lr"])
+        if self.w_xl_adv > 0 and (edit_mode != "draw" or self.w_xl <= 0):
+            raise ValueError(f"loss.xl_adv={self.w_xl_adv} judges the stroke editor's drawn edits: it needs "
+                             f"model.edit_mode=draw and loss.xl>0 (got edit_mode={edit_mode}, xl={self.w_xl})")
         self.vector_dims = self.n_classes + style_dims
         self.image_shape = (1, image_size, image_size)
         # style_map=S: z also holds an S-channel map beside the vector (issue 14; facevae.models.backbone)
@@ -134,7 +142,7 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         self.edit_axes = bool(edit_axes)
         self.init_class_codes(self.n_classes, self.n_classes, edit_mode, ("residual", "decode", "mask", "draw"))
         if edit_mode == "draw":  # the stroke editor (facevae.models.draw), conditioned on the move of y
-            self.init_stroke_net(arch, self.n_classes)
+            self.init_stroke_net(arch, self.n_classes, critic=self.w_xl_adv > 0)
 
     # -- the model ---------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -229,8 +237,9 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         return lample_dis_loss(out, y).mean()
 
     def adv_weight(self) -> float:
-        """λ now; manual optimization: global_step counts both optimizers' steps, so batches = global_step // 2."""
-        return self.lambda_at(self.global_step // 2)
+        """λ now; manual optimization: global_step counts every optimizer's steps, so batches = global_step // 2
+        (// 4 with the stroke critic: the stroke net and the critic step too, on every batch that holds a pair)."""
+        return self.lambda_at(self.global_step // (4 if self.w_xl_adv > 0 else 2))
 
     def lambda_at(self, batches: int) -> float:
         """λ: constant `adv` (paper), or ramped 0 -> lambda_max over ramp_steps batches (lample)."""
@@ -256,11 +265,11 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         }
         lam = self.adv_weight()
         terms["al"] = self.w_l2 * terms["l2"] + lam * terms["adv"]
-        terms["xl"] = torch.zeros((), device=x.device)
+        terms["xl"] = terms["xl_adv"] = torch.zeros((), device=x.device)  # xl_adv: training_step, after the critic
         if self.w_xl > 0 and subjects is not None:
             j, has = partner_index(y, subjects)
             if has.any() and self.edit_mode == "draw":  # the stroke net draws y's move; the autoencoder is untouched
-                terms["xl"] = self.stroke_loss(x, F.one_hot(y, self.n_classes).to(x), j, has, self.xl_per_change)
+                terms.update(self.stroke_terms(x, F.one_hot(y, self.n_classes).to(x), j, has, self.xl_per_change))
             elif has.any():
                 # XL trains the edit itself, as edit_mode composes it: x_i edited to y_j must be x_j
                 crossed, mask_j = self.decode_parts(z[has], y[j[has]])
@@ -272,7 +281,8 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
             if self.edit_mode == "mask":  # ... and painted with its own emotion, x_i itself (strength 0)
                 painted = attention_composition(x_hat, mask, x)
                 terms["xl"] = terms["xl"] + cross_reconstruction(painted, x, self.l2_reduction).mean()
-        terms["loss"] = terms["al"] + self.w_mc * terms["p_mc"] + self.w_xl * terms["xl"]
+        terms["ae"] = terms["al"] + self.w_mc * terms["p_mc"]  # what the autoencoder alone minimises
+        terms["loss"] = terms["ae"] + self.w_xl * terms["xl"]
         terms["z"], terms["x_hat"], terms["d"] = z, x_hat, d
         return terms
 
@@ -284,14 +294,24 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
 
     def training_step(self, batch, batch_idx):
         x, y, subjects, _ = batch
-        opt_ae, opt_dis = self.optimizers()
+        opt_ae, opt_dis, *stroke_opts = self.optimizers()
         z = self.encode(x)
         # 1) the discriminator learns to read the attribute from a fixed z
         dis_loss = self.dis_loss(self.discriminator(z[:, : self.dis_dims].detach()), y)
         self._step(opt_dis, dis_loss)
         # 2) the autoencoder: reconstruct, tie z[:K] to the emotions, fool the (just updated) discriminator
         out = self.losses(x, y, z, subjects)
-        self._step(opt_ae, out["loss"])
+        if not stroke_opts:  # the stroke net (if any) is in opt_ae: XL's gradient reaches nothing else
+            self._step(opt_ae, out["loss"])
+        else:  # loss.xl_adv: the stroke net trains as a GAN's generator, in its own optimizer, after the critic
+            opt_stroke, opt_critic = stroke_opts
+            self._step(opt_ae, out["ae"])
+            if "drawn" in out:
+                # 3) the critic tells the partners' real photos from the edits just drawn; 4) the stroke net: XL and
+                # the (just updated) critic's score of its edits
+                self._step(opt_critic, self.critic_loss(out["real"], out["drawn"], out["drawn_p"]))
+                out["xl_adv"] = self.critic_term(out["drawn"], out["drawn_p"])
+                self._step(opt_stroke, self.w_xl * out["xl"] + self.w_xl_adv * out["xl_adv"])
         self.track_codes(z[:, : self.n_classes], y)
         logs = {f"train/{k}": out[k] for k in self.loss_terms}
         logs.update({"train/dis_loss": dis_loss, "train/lambda": self.adv_weight()})
@@ -325,17 +345,27 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
             ae += list(self.stroke_net.parameters())
         # Not fused: the Fader clips gradients (_step), which Lightning forbids for fused optimizers under
         # trainer.precision=bf16-mixed / 16-mixed.
+        critic = self.edit_mode == "draw" and self.stroke_critic is not None
+        if critic:  # the stroke net and its critic train as a GAN does, each in its own Adam with β1 0.5
+            stroke = set(self.stroke_net.parameters())
+            ae = [p for p in ae if p not in stroke]
         opts = [adam(self.stroke_groups(ae, self.hparams.stroke_lr), lr=self.hparams.lr, fused=False),
                 adam(self.discriminator.parameters(), lr=self.hparams.dis_lr, fused=False)]
+        if critic:
+            opts += [torch.optim.Adam(self.stroke_net.parameters(), lr=self.hparams.stroke_lr or self.hparams.lr,
+                                      betas=CRITIC_BETAS),
+                     torch.optim.Adam(self.stroke_critic.parameters(), lr=self.critic_lr, betas=CRITIC_BETAS)]
         if self.hparams.schedule == "constant":
             return opts
-        # model.schedule=cosine anneals the autoencoder's (and stroke net's) lr to 0; the discriminator keeps its own
-        return opts, [self.cosine_schedule(opts[0])]
+        # model.schedule=cosine anneals the autoencoder's and the stroke net's lr to 0; the discriminators keep theirs
+        return opts, [self.cosine_schedule(opts[0]), *([self.cosine_schedule(opts[2])] if critic else [])]
 
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
-        if self.hparams.schedule != "constant":  # manual optimization: the schedule is stepped here
-            self.lr_schedulers().step()
+        if self.hparams.schedule != "constant":  # manual optimization: the schedules are stepped here
+            schedules = self.lr_schedulers()
+            for schedule in schedules if isinstance(schedules, list) else [schedules]:
+                schedule.step()
 
     def load_state_dict(self, state_dict, strict: bool = True, **kwargs):
         return super().load_state_dict(split_encoder_keys(state_dict, len(self.encoder[0])), strict=strict, **kwargs)

@@ -186,10 +186,10 @@ def _work(args: tuple) -> list[list[str]]:
     return render_subject(*args)
 
 
-def _cpu_seconds() -> float:
-    """User+system CPU time of this process and its finished children."""
+def _cpu_seconds() -> tuple[float, float]:
+    """(user, system) CPU time of this process and its finished children."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    return me.ru_utime + kids.ru_utime, me.ru_stime + kids.ru_stime
 
 
 # Written first into the temporary tree: a folder with this file (or a finished tree with facevae's
@@ -277,7 +277,8 @@ def generate_synth(root: str | Path, spec: SynthSpec = SynthSpec(), workers: int
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+    seconds, (user1, sys1) = time.perf_counter() - t0, _cpu_seconds()
+    user, system = user1 - cpu0[0], sys1 - cpu0[1]
     seqs = {(r[0], r[1]): r[5] for r in all_rows}
     return {
         "n_frames": len(all_rows),
@@ -286,6 +287,9 @@ def generate_synth(root: str | Path, spec: SynthSpec = SynthSpec(), workers: int
         "n_labelled": sum(v == "1" for v in seqs.values()),
         "seconds": round(seconds, 3),
         "frames_per_s": round(len(all_rows) / seconds, 1) if seconds > 0 else float("inf"),
-        "cpu_seconds": round(cpu, 3),  # all processes; frames/cpu_s * cores = throughput on an idle box
+        "cpu_seconds": round(user + system, 3),  # all processes; frames/cpu_s * cores = throughput on an idle box
+        # the kernel's share, mostly creating two files a frame: 0.2 ms a frame on this VM's ext4, up to 2.3 ms
+        # where many files were recently deleted (README, issue 15), so frames/s moves with the disk's history
+        "system_seconds": round(system, 3),
         "root": str(root),
     }

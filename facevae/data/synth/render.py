@@ -100,6 +100,8 @@ class _Canvas:
         self.img, self.m = img, m
         self.s = float(np.hypot(m[0, 0], m[1, 0]))
         self.angle = float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
+        # the transform pre-scaled to cv2's fixed point: ~120 primitives a frame, each converted once (issue 15)
+        self._a_fix, self._b_fix = m[:, :2].T * (1 << _SHIFT), m[:, 2] * (1 << _SHIFT)
 
     def map(self, pts) -> np.ndarray:
         """Canonical Nx2 -> image Nx2 float."""
@@ -107,7 +109,9 @@ class _Canvas:
         return p @ self.m[:, :2].T + self.m[:, 2]
 
     def _fix(self, pts) -> np.ndarray:
-        return np.round(self.map(pts) * (1 << _SHIFT)).astype(np.int32)
+        q = np.asarray(pts, dtype=np.float64).reshape(-1, 2) @ self._a_fix
+        q += self._b_fix
+        return np.rint(q, out=q).astype(np.int32)
 
     def poly(self, pts, color: float) -> None:
         cv2.fillPoly(self.img, [self._fix(pts)], _col(color), _AA, _SHIFT)
@@ -123,10 +127,18 @@ class _Canvas:
         cv2.ellipse(self.img, c, ax, angle + self.angle, 0, 360, _col(color), th, _AA, _SHIFT)
 
 
+@lru_cache(maxsize=64)
+def _unit_arc(a0: float, a1: float, n: int) -> np.ndarray:
+    """(cos t, sin t) at n angles from a0 to a1 degrees (every arc of the renderer uses a few fixed spans)."""
+    t = np.deg2rad(np.linspace(a0, a1, n))
+    out = np.stack([np.cos(t), np.sin(t)], axis=1)
+    out.flags.writeable = False
+    return out
+
+
 def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int = 24) -> np.ndarray:
     """Points on an ellipse arc from angle a0 to a1 (degrees, y down)."""
-    t = np.deg2rad(np.linspace(a0, a1, n))
-    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)
+    return _unit_arc(a0, a1, n) * (rx, ry) + (cx, cy)
 
 
 @lru_cache(maxsize=256)

@@ -114,10 +114,14 @@ def is_shaded(nz: Mapping[str, float]) -> bool:
     return "light_slant" in nz
 
 
+_ORIGIN = np.array([X0, Y0])
+
+
 def _px(pts) -> np.ndarray:
     """Canonical Nx2 -> int32 raster points with 2 fractional bits (cv2 shift=2)."""
-    p = (np.asarray(pts, np.float64).reshape(-1, 2) - [X0, Y0]) * RES
-    return np.round(p * 4).astype(np.int32)
+    p = np.asarray(pts, np.float64).reshape(-1, 2) - _ORIGIN
+    p *= RES * 4
+    return np.rint(p, out=p).astype(np.int32)
 
 
 def _line(h: np.ndarray, pts, value: float, width: float) -> None:
