@@ -65,7 +65,8 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
     Fader networks). P_MC = cross-entropy of softmax(z[:K]) ties each of the first K latent dims to one
     emotion. mode=lample swaps in the original recipe: D predicts the K-way emotion, the encoder is
     pushed toward a random other class, λ ramps 0 -> lambda_max over ramp_steps batches.
-    Two optimizers (autoencoder, discriminator) -> manual optimization, discriminator step first.
+    Two optimizers (autoencoder, discriminator) -> manual optimization, discriminator step first; with
+    loss.xl_adv two more, the stroke critic's and the stroke net's (facevae.models.draw), stepped in that order.
     Edits slide y from the source class to the target and, with `edit_axes`, z's first K dims to the
     target's mean training code too (as Fig. 8 samples z_k with y = k); edit_mode: facevae.models.editing.
     Logged: l2, p_mc, p_bc (D's loss on z), adv (−log(1 − P_BC)), al = l2·L2 + λ·adv (the paper's AL),
