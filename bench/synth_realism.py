@@ -96,6 +96,7 @@ HEADER = ["style", "judge apex overall", *[c for c in JUDGE_CLASSES if c != "neu
 def rows(results: list[dict]) -> list[list[str]]:
     """One table row per style (HEADER's columns)."""
     classes = [c for c in JUDGE_CLASSES if c != "neutral"]
+
     def speed(r: dict) -> str:
         return (f"{r['frames_per_s']:.0f} ({r['workers']} proc.; CPU a frame {r['user_ms_per_frame']:.1f} ms"
                 f" + kernel {r['kernel_ms_per_frame']:.1f} ms)")

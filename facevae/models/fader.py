@@ -342,17 +342,14 @@ class Fader(ClassCodes, StrokeEditor, FaceModule):
         ae = [*self.encoder.parameters(), *self.to_z.parameters(), *self.decoder.parameters()]
         if self.style_head is not None:
             ae += list(self.style_head.parameters())
-        if self.edit_mode == "draw":
-            ae += list(self.stroke_net.parameters())
         # Not fused: the Fader clips gradients (_step), which Lightning forbids for fused optimizers under
         # trainer.precision=bf16-mixed / 16-mixed.
-        critic = self.edit_mode == "draw" and self.stroke_critic is not None
-        if critic:  # the stroke net and its critic train as a GAN does, each in its own Adam with β1 0.5
-            stroke = set(self.stroke_net.parameters())
-            ae = [p for p in ae if p not in stroke]
-        opts = [adam(self.stroke_groups(ae, self.hparams.stroke_lr), lr=self.hparams.lr, fused=False),
+        critic = self.w_xl_adv > 0  # __init__ allows it only with edit_mode=draw
+        if self.edit_mode == "draw" and not critic:  # the stroke net learns in the autoencoder's Adam, by its own lr
+            ae = self.stroke_groups(ae + list(self.stroke_net.parameters()), self.hparams.stroke_lr)
+        opts = [adam(ae, lr=self.hparams.lr, fused=False),
                 adam(self.discriminator.parameters(), lr=self.hparams.dis_lr, fused=False)]
-        if critic:
+        if critic:  # the stroke net and its critic train as a GAN does, each in its own Adam with β1 0.5
             opts += [torch.optim.Adam(self.stroke_net.parameters(), lr=self.hparams.stroke_lr or self.hparams.lr,
                                       betas=CRITIC_BETAS),
                      torch.optim.Adam(self.stroke_critic.parameters(), lr=self.critic_lr, betas=CRITIC_BETAS)]
