@@ -149,6 +149,12 @@ def validate(cfg: DictConfig) -> None:
     if cfg.data.get("partners", False) and int(cfg.data.batch_size) % 2:
         raise ConfigError(f"config error at 'data.batch_size': {cfg.data.batch_size} is odd, and data.partners "
                           "fills batches with pairs; use an even batch size")
+    if cfg.data.get("partners", False):
+        from .data.partners import check_partner_options
+
+        problem = check_partner_options(cfg.data.get("partners_keep", 1.0), cfg.data.get("partners_region"))
+        if problem:
+            raise ConfigError(f"config error at {problem}")
     _check_target("trainer", cfg.trainer)
     _check_model_files(cfg.model)
 

@@ -1,13 +1,16 @@
 """The Fader's style map and cross-reconstruction (issue 14): shapes, XL by hand, the paired sampler, aligned
 augmentation of pairs, the config check that ties them, and checkpoints from before the encoder split."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
 from facevae.config import ConfigError, validate
 from facevae.data.cache import PreparedData
-from facevae.data.datamodule import FaceDataset, PairedShuffle, augment_batch
+from facevae.data.datamodule import FaceDataset, augment_batch
+from facevae.data.partners import PairedShuffle
 from facevae.models.editing import partner_index
 from facevae.models.fader import Fader
 from facevae.models.losses import l2_reconstruction
@@ -181,3 +184,66 @@ def test_residual_mode_xl_trains_the_edit_itself():
     edit = x + model.decode(z, torch.tensor([1, 0])) - model.decode(z, y)
     assert out["xl"].item() == pytest.approx(l2_reconstruction(edit, x[[1, 0]], "sum").mean().item(), rel=1e-5)
 
+
+
+def test_partners_keep_keeps_the_pairs_that_change_most_over_the_region():
+    """data.partners_keep: of three people's (neutral, smile) pairs, the one whose mouth region changes most is kept,
+    on both of its sides; a change outside the region does not count; the others pair with themselves."""
+    from facevae.data.partners import clearest_pairs
+
+    n = 6
+    images = np.zeros((n, 10, 10), np.uint8)
+    images[1, 6:9, 2:8] = 40  # person 0's smile: a strong change in the mouth region
+    images[3, 6:9, 2:8] = 10  # person 1's: a faint one
+    images[5, 0:3, :] = 255   # person 2's: a big change, but above the region (the hair, the light)
+    data = PreparedData(images=images, labels=np.array([0, 1] * 3), subjects=np.repeat(np.arange(3), 2),
+                        sequences=np.array([f"p{i}" for i in range(n)]), frames=np.zeros(n, np.int64),
+                        factors=np.zeros((n, 0), np.float32), manifest={})
+    ds = FaceDataset(data, np.arange(n))
+    region = [0.6, 0.9, 0.2, 0.8]
+    sampler = PairedShuffle(ds, seed=0, keep=1 / 3, region=region)
+    assert [list(p) for p in sampler.partners] == [[1], [0], [], [], [], []]
+    order = list(sampler)
+    for i, j in zip(order[::2], order[1::2]):
+        assert j == (1 - i if i < 2 else i)
+    whole = clearest_pairs(PairedShuffle(ds, seed=0).partners, images, 1 / 3)  # no region: the hair wins
+    assert [list(p) for p in whole] == [[], [], [], [], [5], [4]]
+    assert [list(p) for p in clearest_pairs(sampler.partners, images, 1.0, region)] == [[1], [0], [], [], [], []]
+
+
+@pytest.mark.parametrize("override, key", [("data.partners_keep=0", "data.partners_keep=0"),
+                                           ("data.partners_keep=1.5", "data.partners_keep=1.5"),
+                                           ("data.partners_region=[0.9,0.6,0.2,0.8]", "data.partners_region"),
+                                           ("data.partners_region=[0.6,0.9]", "data.partners_region")])
+def test_partners_keep_and_region_are_checked_before_any_work(tmp_path, override, key):
+    args = ["model=fader", "model.style_map=8", "loss.xl=1", "loss.l2_reduction=sum", "data.partners=true"]
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        validate(compose_config([*args, override], tmp_path, tmp_path))
+    validate(compose_config([*args, "data.partners_keep=0.5", "data.partners_region=[0.6,0.9,0.25,0.75]"],
+                            tmp_path, tmp_path))
+
+
+def test_the_datamodule_serves_only_the_kept_pairs(tmp_path, data_dir):
+    """data.partners_keep reaches the training loader: half of the smoke set's pairs are left, and each kept pair
+    changes more over the region than any dropped one."""
+    from facevae.data.partners import pair_change, partner_lists
+    from facevae.run import build_datamodule
+
+    region = [0.5, 1.0, 0.0, 1.0]
+    cfg = compose_config(["debug=smoke", "data.progress=false", "data.partners=true", "data.partners_keep=0.5",
+                          f"data.partners_region=[{','.join(map(str, region))}]"], tmp_path, data_dir)
+    dm = build_datamodule(cfg)
+    dm.prepare_data()
+    dm.setup("fit")
+    sampler = dm.train_dataloader().sampler
+    assert isinstance(sampler, PairedShuffle)
+    ds = dm.datasets["train"]
+
+    def pairs(lists):
+        return {(min(i, int(j)), max(i, int(j))) for i, own in enumerate(lists) for j in own}
+
+    every, kept = pairs(partner_lists(ds.subjects.numpy(), ds.sequences, ds.labels.numpy())), pairs(sampler.partners)
+    assert kept < every and len(kept) == round(len(every) / 2)
+    images = ds.images[:, 0].numpy()
+    change = lambda ps: pair_change(images, *np.array(sorted(ps)).T, region)  # noqa: E731
+    assert change(kept).min() >= change(every - kept).max()

@@ -85,47 +85,6 @@ class EpochShuffle(RandomSampler):
         self.generator.manual_seed(self.seed + epoch)
 
 
-class PairedShuffle(EpochShuffle):
-    """data.partners (issue 14): the epoch's random order, each image followed by a random partner, so that a
-    training batch is a list of pairs: rows 2k and 2k+1 are one person's two photos with different labels.
-
-    The partner is pixel-aligned where the data allows: a frame of the same CK+ sequence (the neutral first
-    frame for an apex, an apex for the neutral frame); only where no sequence holds another label (London:
-    one photo a sequence) another photo of the same subject. Frames of two sequences of one person differ in
-    pose, light and background 5x more than the expression changes (mean |Δ| 20.4 vs 4.0 grey levels on the
-    synthetic CK+), so a cross-sequence partner teaches a decoder to blur. An image without any partner is
-    paired with itself. An epoch is twice as long."""
-
-    def __init__(self, dataset, seed: int):
-        super().__init__(dataset, seed)
-        self.partners = partner_lists(dataset.subjects.numpy(), dataset.sequences, dataset.labels.numpy())
-
-    def __len__(self) -> int:
-        return 2 * len(self.partners)
-
-    def __iter__(self):
-        for i in super().__iter__():
-            yield i
-            options = self.partners[i]
-            if len(options):
-                yield int(options[torch.randint(len(options), (1,), generator=self.generator).item()])
-            else:
-                yield i
-
-
-def partner_lists(subjects: np.ndarray, sequences: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
-    """For each image the positions of its partners: same subject and sequence with another label, or, where
-    the sequence has none, same subject with another label (PairedShuffle)."""
-    out: list[np.ndarray] = [np.empty(0, np.int64)] * len(labels)
-    for s in np.unique(subjects):  # one subject at a time: linear in the data, not quadratic
-        own = np.flatnonzero(subjects == s)
-        for i in own:
-            other = own[labels[own] != labels[i]]
-            same_sequence = other[sequences[other] == sequences[i]]
-            out[i] = same_sequence if len(same_sequence) else other
-    return out
-
-
 def loader_generator() -> torch.Generator:
     """Each DataLoader iterator draws a base seed; from its own generator, it leaves the global RNG alone."""
     return torch.Generator().manual_seed(run_seed())
@@ -170,6 +129,8 @@ class FaceDataModule(pl.LightningDataModule):
         dlib_detector: str = "hog",
         align_eyes: list | None = None,
         partners: bool = False,
+        partners_keep: float = 1.0,
+        partners_region: list | None = None,
         train_extra_subjects: int = 0,
     ):
         super().__init__()
@@ -242,12 +203,19 @@ class FaceDataModule(pl.LightningDataModule):
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
-            sampler=(PairedShuffle if split == "train" and self.hparams.partners else EpochShuffle)(
-                dataset, run_seed()) if shuffle else None,
+            sampler=self._sampler(split, dataset) if shuffle else None,
             num_workers=self.hparams.num_workers,
             drop_last=False,
             generator=loader_generator(),
         )
+
+    def _sampler(self, split: str, dataset: FaceDataset) -> EpochShuffle:
+        """A training split under data.partners is served as pairs (facevae.data.partners); the rest shuffled."""
+        if split != "train" or not self.hparams.partners:
+            return EpochShuffle(dataset, run_seed())
+        from .partners import PairedShuffle
+
+        return PairedShuffle(dataset, run_seed(), self.hparams.partners_keep, self.hparams.partners_region)
 
     def _balanced_train(self, train: np.ndarray) -> FaceDataset:
         """§1.1's balancing augmentation, on the training split only (the paper augmented before splitting,
