@@ -211,6 +211,22 @@ def test_partners_keep_keeps_the_pairs_that_change_most_over_the_region():
     assert [list(p) for p in clearest_pairs(sampler.partners, images, 1.0, region)] == [[1], [0], [], [], [], []]
 
 
+def test_partners_keep_keeps_its_share_of_each_kind_of_pair():
+    """With labels, a faint kind of pair (a smile) keeps its own clearest half instead of losing every pair to a kind
+    that changes more (surprise's open mouth)."""
+    from facevae.data.partners import clearest_pairs
+
+    images = np.zeros((8, 4, 4), np.uint8)
+    labels = np.array([0, 1, 0, 1, 0, 2, 0, 2])  # two smiles (1), two surprises (2), each paired with a neutral face
+    for k, v in zip((1, 3, 5, 7), (5, 10, 80, 90)):
+        images[k] = v
+    partners = [np.array([i ^ 1]) for i in range(8)]
+    per_kind = clearest_pairs(partners, images, 0.5, None, labels)
+    assert [list(p) for p in per_kind] == [[], [], [3], [2], [], [], [7], [6]]
+    one_cut = clearest_pairs(partners, images, 0.5)  # without labels the surprises take both places
+    assert [list(p) for p in one_cut] == [[], [], [], [], [5], [4], [7], [6]]
+
+
 @pytest.mark.parametrize("override, key", [("data.partners_keep=0", "data.partners_keep=0"),
                                            ("data.partners_keep=1.5", "data.partners_keep=1.5"),
                                            ("data.partners_region=[0.9,0.6,0.2,0.8]", "data.partners_region"),
@@ -242,8 +258,14 @@ def test_the_datamodule_serves_only_the_kept_pairs(tmp_path, data_dir):
     def pairs(lists):
         return {(min(i, int(j)), max(i, int(j))) for i, own in enumerate(lists) for j in own}
 
-    every, kept = pairs(partner_lists(ds.subjects.numpy(), ds.sequences, ds.labels.numpy())), pairs(sampler.partners)
-    assert kept < every and len(kept) == round(len(every) / 2)
-    images = ds.images[:, 0].numpy()
+    labels, images = ds.labels.numpy(), ds.images[:, 0].numpy()
+    every, kept = pairs(partner_lists(ds.subjects.numpy(), ds.sequences, labels)), pairs(sampler.partners)
+    assert kept < every
     change = lambda ps: pair_change(images, *np.array(sorted(ps)).T, region)  # noqa: E731
-    assert change(kept).min() >= change(every - kept).max()
+    kinds = {tuple(sorted(labels[[i, j]])) for i, j in every}
+    assert len(kinds) > 1  # neutral with each emotion: the share is kept of each kind on its own
+    for kind in kinds:
+        of_kind = {p for p in every if tuple(sorted(labels[list(p)])) == kind}
+        assert len(kept & of_kind) == max(1, round(len(of_kind) / 2))
+        if of_kind - kept:
+            assert change(kept & of_kind).min() >= change(of_kind - kept).max()
