@@ -27,6 +27,9 @@ def test_demo_photo_is_a_test_person_the_london_editor_never_trained_on(tmp_path
     names = dm.data.subject_names
     split_of = {names[s]: k for k, idx in dm.splits.items() for s in dm.data.subjects[idx]}
     assert split_of[photo.stem] == "test"
+    # the page's sliders start from the photo's own label (a neutral photo), not from the Fader's reading of it
+    assert photo.parent.name == "neutral"
+    assert re.search(r"^\t.*serve\.py .*photo=\$\(DEMO_PHOTO\) source=neutral", (ROOT / "Makefile").read_text(), re.M)
 
 
 def test_serve_refuses_a_missing_photo_in_one_line(tmp_path):

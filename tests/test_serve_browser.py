@@ -144,13 +144,13 @@ def test_page_opens_with_the_demo_photo_ready_for_the_sliders(docs_ckpt, tmp_pat
     from playwright.sync_api import sync_playwright
 
     photo = ROOT / "facevae/data/london_set/images/neutral/020.jpg"
-    with running_server(docs_ckpt, tmp_path, f"photo={photo}") as url, sync_playwright() as p:
+    with running_server(docs_ckpt, tmp_path, f"photo={photo}", "source=neutral") as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
             page.wait_for_selector("#edited-face img", timeout=60_000)  # no upload: the photo was given
-            assert "reads this face as" in page.inner_text("#status")
+            assert "Edits start from neutral (source=neutral)" in page.inner_text("#status")  # as `make demo` runs it
             move_happiness_slider(page)
             assert "happiness +1." in page.inner_text("#status")
             shot = tmp_path / "serve_page.png"

@@ -94,7 +94,9 @@ def build_app(editor: Editor, slider_min: float = -1.0, slider_max: float = 2.0,
         ms = (time.perf_counter() - started) * 1000
         sliders = ", ".join(f"{c} {v:+.2f}" for c, v in zip(classes, values) if v) or "all sliders at 0"
         many = f"{face.n_faces} faces found; editing the largest. " if face.n_faces > 1 else ""
-        status = (f"{many}The model reads this face as **{out['source']}**. Edit: {sliders} "
+        start = (f"The model reads this face as **{out['source']}**." if editor.source == "auto"
+                 else f"Edits start from **{out['source']}** (source={editor.source}).")
+        status = (f"{many}{start} Edit: {sliders} "
                   f"({ms:.0f} ms). Judge: {editor.judge_note}. Crop: {face.method}. "
                   + (f"Identity distance to the input: **{out['identity']:.2f}** (same person below 0.6)."
                      if out.get("identity") is not None else f"Identity: {editor.identity_note}."))

@@ -178,7 +178,8 @@ def _report(summary: dict, files: list[Path], out_dir: Path) -> None:
         score = "" if p["p_target"] is None else f", judge P({summary['pasted_emotion']}) {p['p_target']:.2f}"
         if p.get("identity") and p["identity"]["edit_input"] is not None:
             score += f", identity distance to the input {p['identity']['edit_input']:.2f}"
-        print(f"edited: {Path(p['file']).name} face {p['face_index']} of {p['n_faces']} (reads as {p['source']})"
+        start = f"reads as {p['source']}" if summary["source"] == "auto" else f"edited from {p['source']}"
+        print(f"edited: {Path(p['file']).name} face {p['face_index']} of {p['n_faces']} ({start})"
               f"{score} -> {Path(p['grid']).name}, {Path(p['edited']).name}")
     for s in skipped:
         print(f"skipped: {s['file']}: {s['reason']}")
