@@ -150,13 +150,23 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"config error at 'data.batch_size': {cfg.data.batch_size} is odd, and data.partners "
                           "fills batches with pairs; use an even batch size")
     if cfg.data.get("partners", False):
-        from .data.partners import check_partner_options
-
         problem = check_partner_options(cfg.data.get("partners_keep", 1.0), cfg.data.get("partners_region"))
         if problem:
             raise ConfigError(f"config error at {problem}")
     _check_target("trainer", cfg.trainer)
     _check_model_files(cfg.model)
+
+
+def check_partner_options(keep: float, region: list | None) -> str | None:
+    """What is wrong with data.partners_keep / data.partners_region (one line naming the key), or None."""
+    if not 0.0 < float(keep) <= 1.0:
+        return f"data.partners_keep={keep}: the share of pairs kept must be in (0, 1] (1 keeps them all)"
+    if region is not None:
+        r = list(region)
+        if len(r) != 4 or not (0.0 <= r[0] < r[1] <= 1.0 and 0.0 <= r[2] < r[3] <= 1.0):
+            return (f"data.partners_region={r}: expected [top, bottom, left, right] as fractions of the face crop, "
+                    "top < bottom and left < right, e.g. [0.6, 0.9, 0.25, 0.75] (null: the whole crop)")
+    return None
 
 
 def _check_source(data: DictConfig) -> None:

@@ -15,6 +15,7 @@ import logging
 import numpy as np
 import torch
 
+from ..config import check_partner_options
 from .datamodule import EpochShuffle
 
 log = logging.getLogger(__name__)
@@ -62,18 +63,6 @@ def partner_lists(subjects: np.ndarray, sequences: np.ndarray, labels: np.ndarra
             same_sequence = other[sequences[other] == sequences[i]]
             out[i] = same_sequence if len(same_sequence) else other
     return out
-
-
-def check_partner_options(keep: float, region: list | None) -> str | None:
-    """What is wrong with data.partners_keep / data.partners_region (one line naming the key), or None."""
-    if not 0.0 < float(keep) <= 1.0:
-        return f"data.partners_keep={keep}: the share of pairs kept must be in (0, 1] (1 keeps them all)"
-    if region is not None:
-        r = list(region)
-        if len(r) != 4 or not (0.0 <= r[0] < r[1] <= 1.0 and 0.0 <= r[2] < r[3] <= 1.0):
-            return (f"data.partners_region={r}: expected [top, bottom, left, right] as fractions of the face crop, "
-                    "top < bottom and left < right, e.g. [0.6, 0.9, 0.25, 0.75] (null: the whole crop)")
-    return None
 
 
 def pair_change(images: np.ndarray, a: np.ndarray, b: np.ndarray, region: list | None = None) -> np.ndarray:
