@@ -1,9 +1,9 @@
 """data.partners (issue 14): training batches as pairs of one person's faces, for XL and the stroke editor.
 
 PairedShuffle serves the training split as pairs; partner_lists says who pairs with whom. data.partners_keep
-keeps only the share of each kind of pair whose faces differ most over data.partners_region: on London a smile is the only
-thing that should differ between a person's two photos, and half of the 80 training smiles barely show (closed
-lips, a mouth corner). The judge reads the half whose mouth changes least at P(happy) 0.17 and the other half at
+keeps only the share of each kind of pair whose faces differ most over data.partners_region: on London a smile is
+the only thing that should differ between a person's two photos, and half of the 80 training smiles barely show
+(closed lips, a mouth corner). The judge reads the half whose mouth changes least at P(happy) 0.17 and the other half at
 0.69 (all 102 people; the mouth's change and P(happy) correlate at 0.77), and a pixel loss over all pairs teaches
 the stroke editor their average, a faint smile.
 """
