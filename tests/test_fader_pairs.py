@@ -185,7 +185,6 @@ def test_residual_mode_xl_trains_the_edit_itself():
     assert out["xl"].item() == pytest.approx(l2_reconstruction(edit, x[[1, 0]], "sum").mean().item(), rel=1e-5)
 
 
-
 def test_partners_keep_keeps_the_pairs_that_change_most_over_the_region():
     """data.partners_keep: of three people's (neutral, smile) pairs, the one whose mouth region changes most is kept,
     on both of its sides; a change outside the region does not count; the others pair with themselves."""

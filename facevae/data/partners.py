@@ -34,10 +34,10 @@ class PairedShuffle(EpochShuffle):
 
     def __init__(self, dataset, seed: int, keep: float = 1.0, region: list | None = None):
         super().__init__(dataset, seed)
-        self.partners = partner_lists(dataset.subjects.numpy(), dataset.sequences, dataset.labels.numpy())
+        labels = dataset.labels.numpy()
+        self.partners = partner_lists(dataset.subjects.numpy(), dataset.sequences, labels)
         if keep < 1.0:
-            self.partners = clearest_pairs(self.partners, dataset.images[:, 0].numpy(), keep, region,
-                                           dataset.labels.numpy())
+            self.partners = clearest_pairs(self.partners, dataset.images[:, 0].numpy(), keep, region, labels)
 
     def __len__(self) -> int:
         return 2 * len(self.partners)
@@ -82,8 +82,7 @@ def clearest_pairs(partners: list[np.ndarray], images: np.ndarray, keep: float, 
     problem = check_partner_options(keep, region)
     if problem:
         raise ValueError(problem)
-    pairs = np.array(sorted({(min(i, int(j)), max(i, int(j))) for i, own in enumerate(partners) for j in own}),
-                     np.int64).reshape(-1, 2)
+    pairs = np.array(sorted({_pair(i, j) for i, own in enumerate(partners) for j in own}), np.int64).reshape(-1, 2)
     if not len(pairs):
         return partners
     change = pair_change(images, pairs[:, 0], pairs[:, 1], region)
@@ -93,10 +92,14 @@ def clearest_pairs(partners: list[np.ndarray], images: np.ndarray, keep: float, 
     for kind in np.unique(kinds):
         own = np.flatnonzero(kinds == kind)
         top = own[np.argsort(-change[own], kind="stable")[: max(1, int(round(keep * len(own))))]]
-        kept |= {(int(i), int(j)) for i, j in pairs[top]}
-    out = [np.array([j for j in own if (min(i, int(j)), max(i, int(j))) in kept], np.int64)
-           for i, own in enumerate(partners)]
+        kept |= {_pair(i, j) for i, j in pairs[top]}
+    out = [np.array([j for j in own if _pair(i, j) in kept], np.int64) for i, own in enumerate(partners)]
     log.info("data.partners_keep=%g: %d of %d pairs kept, the most changed over data.partners_region in each of %d "
              "kinds of pair; %d training images train without a partner", keep, len(kept), len(pairs),
              len(np.unique(kinds)), sum(1 for own in out if not len(own)))
     return out
+
+
+def _pair(i, j) -> tuple[int, int]:
+    """An unordered pair of positions as one key: (i, j) and (j, i) are the same pair."""
+    return min(int(i), int(j)), max(int(i), int(j))
