@@ -303,3 +303,33 @@ def test_a_stroke_critic_without_the_stroke_editor_says_what_it_needs():
     with pytest.raises(ValueError, match="model.edit_mode=draw and loss.xl>0"):
         Fader(["neutral", "happiness"], {**ARCH, "discriminator": "F256-F256"},
               {"name": "fader", "xl": 1.0, "xl_adv": 1.0}, style_map=4, edit_mode="residual")
+
+
+def test_the_fader_stroke_editor_preset_composes_the_london_recipe_for_sequences(tmp_path):
+    """experiment=fader_draw_editor: the Fader with the stroke net, its critic and per-change XL on sequence pairs,
+    flips only; its edits start from neutral, the condition XL trains (neutral's apex pairs)."""
+    from types import SimpleNamespace
+
+    from facevae.config import validate
+    from facevae.run import build_model
+
+    from .conftest import compose_config
+
+    cfg = compose_config(["experiment=fader_draw_editor"], tmp_path, tmp_path)
+    validate(cfg)
+    assert cfg.data.source == "synth" and cfg.data.partners
+    assert (cfg.data.shift, cfg.data.rotate, cfg.data.zoom) == (0, 0, 0)
+    classes = list(cfg.data.classes)
+    model = build_model(cfg, classes)
+    assert isinstance(model, Fader) and model.edit_mode == "draw" and model.xl_per_change
+    assert model.stroke_critic is not None and model.l2_reduction == "sum"
+    model.trainer = SimpleNamespace(max_epochs=cfg.trainer.max_epochs)  # the cosine schedule reads the run's length
+    opts, schedules = model.configure_optimizers()
+    assert len(opts) == 4 and len(schedules) == 2  # autoencoder, discriminator, stroke net, critic
+    x = torch.rand(2, 1, 128, 128)
+    with torch.no_grad():
+        model.stroke_net.out.weight.normal_(0, 0.1)
+        happy = classes.index("happiness")
+        from_neutral = model.edit(x, happy, 1.0)  # source defaults to neutral
+        explicit = model.edit(x, happy, 1.0, source=torch.full((2,), classes.index("neutral")))
+    assert torch.equal(from_neutral, explicit) and not torch.equal(from_neutral, x.clamp(0, 1))
