@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from facevae.models.draw import PAIR_WEIGHT_RANGE, build_stroke_net, pair_weights, stroke_xl
+from facevae.models.draw import PAIR_WEIGHT_RANGE, StrokeEditor, build_stroke_net, pair_weights, stroke_xl
 from facevae.models.fader import Fader
 from facevae.models.ssvae import SSVAE
 
@@ -31,6 +31,7 @@ def test_the_stroke_net_draws_at_full_size_from_a_pooled_input_and_starts_at_not
 
 
 @pytest.mark.parametrize("spec, message", [(None, "needs arch.stroke_net"), ("U8", "at least two"),
+                                           ("U8,16-M0", "at least one hypothesis"),
                                            ("C8-C32", r"expected \[P<f>-\]U")])
 def test_bad_stroke_net_specs_say_what_to_write(spec, message):
     with pytest.raises(ValueError, match=message):
@@ -333,3 +334,50 @@ def test_the_fader_stroke_editor_preset_composes_the_london_recipe_for_sequences
         from_neutral = model.edit(x, happy, 1.0)  # source defaults to neutral
         explicit = model.edit(x, happy, 1.0, source=torch.full((2,), classes.index("neutral")))
     assert torch.equal(from_neutral, explicit) and not torch.equal(from_neutral, x.clamp(0, 1))
+
+
+def _train_two_kinds_of_stroke(spec: str, steps: int = 600, pairs: int = 16):
+    """One condition, two real strokes: each training pair's target is drawn under the mouth or beside it at random,
+    as one CK+ class's apexes differ from sequence to sequence. S trained by XL (StrokeNet.best_of, as stroke_terms
+    calls it for the β-VAE and the Fader)."""
+    torch.manual_seed(0)
+    net = build_stroke_net(spec, 1)
+    opt = torch.optim.Adam(net.parameters(), 3e-3)
+    grid = torch.tensor([(r, c) for r in range(4, 26, 3) for c in range(4, 26, 3)])
+    train_pos = grid[(grid.sum(1) % 2) == 0]
+    for _ in range(steps):
+        x, under, beside = _marks(train_pos[torch.randint(len(train_pos), (pairs,))])
+        target = torch.where(torch.rand(pairs, 1, 1, 1) < 0.5, under, beside)
+        xl, _ = net.best_of(x, torch.ones(pairs, 1), target, pairs)
+        opt.zero_grad()
+        xl.mean().backward()
+        opt.step()
+    return net.eval()
+
+
+def test_several_hypotheses_draw_each_kind_of_stroke_whole_where_one_draws_their_average():
+    """arch.stroke_net ...-M<k>: with one output XL's optimum is a half-tone of both strokes (the ghost the README's
+    synthetic edits show); with two hypotheses and the best one's XL, each draws one stroke dark, and an edit draws
+    the hypothesis that won most pairs of its class."""
+    grid = torch.tensor([(r, c) for r in range(4, 26, 3) for c in range(4, 26, 3)])
+    x, under, beside = _marks(grid[(grid.sum(1) % 2) == 1])  # positions never trained on
+    d = torch.ones(len(x), 1)
+    one, two = (_train_two_kinds_of_stroke(spec) for spec in ("U4,8,8", "U4,8,8-M2"))
+    with torch.no_grad():
+        half = x + one(x, d)
+        hyp = x[:, None] + two.hypotheses(x, d)[:, :, None]
+        edit = x + two(x, d)
+    for stroke in (under, beside):
+        dark = stroke < 0.25
+        assert half[dark].mean() > 0.1  # one output: neither stroke drawn whole
+        assert min(hyp[:, h][dark].mean() for h in range(2)) < 0.05  # some hypothesis draws it whole
+    assert two.wins.sum() == 600 * 16 and two.wins.min() > 0  # both hypotheses won pairs
+    torch.testing.assert_close(edit, hyp[:, int(two.wins[0].argmax())])  # an edit draws the usual winner
+
+
+def test_hypotheses_are_parsed_and_their_win_counts_saved_only_where_there_is_a_choice():
+    three, one = build_stroke_net("P2-U4,8,8-M3", 2), build_stroke_net("P2-U4,8,8", 2)
+    x = torch.rand(2, 1, 32, 32)
+    assert three.hypotheses(x, torch.ones(2, 2)).shape == (2, 3, 32, 32)
+    assert three(x, torch.ones(2, 2)).shape == (2, 1, 32, 32)
+    assert "wins" in three.state_dict() and "wins" not in one.state_dict()  # old checkpoints still load

@@ -22,10 +22,17 @@ the average of every pair's stroke, a faint one (README, London editor). A strok
 at S's resolution, learns to tell each training partner's real photo from the edit drawn toward its class, and S
 is also asked to fool it: one plausible, full-strength stroke scores better than the faint average.
 
+Several strokes a class (beyond the paper): one condition stands for many real strokes (a CK+ class's apexes differ
+in AUs, intensity and by a pixel or two of place), and XL's optimum for one output is their average, a faint ghost.
+With M<k> S draws k hypotheses and each pair's XL is the best one's (winner takes all, relaxed: every hypothesis
+also gets WTA_SHARE of the mean, so none is left untrained; Guzman-Rivera et al. 2012, multiple-choice learning):
+each hypothesis becomes one kind of stroke, drawn whole. S counts which hypothesis wins the pairs of each target
+class, and an edit draws that class's most frequent winner.
+
 arch.stroke_net, e.g. "P2-U16,32,64,128,128": U<w0>,<w1>,... a U-Net with those widths, one level per width
 (each level two conv 3x3 + GroupNorm + LeakyReLU, average-pool down, bilinear up, the condition given at every
 level); an optional leading P<f> runs it on x average-pooled by f and upsamples the change back (P2 at 128x128
-works at the judge's 64x64 for a quarter of the cost).
+works at the judge's 64x64 for a quarter of the cost); an optional trailing M<k> gives it k hypotheses (above).
 """
 
 from __future__ import annotations
@@ -36,12 +43,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-_SPEC = re.compile(r"^(?:P(?P<pool>\d+)-)?U(?P<widths>\d+(?:,\d+)*)$")
+_SPEC = re.compile(r"^(?:P(?P<pool>\d+)-)?U(?P<widths>\d+(?:,\d+)*)(?:-M(?P<heads>\d+))?$")
 SQUARED_WEIGHT = 10.0  # XL = Σ |e| + 10·e² per image: L1 keeps strokes sharp, the square pulls large misses first
 PAIR_WEIGHT_RANGE = (0.2, 5.0)  # loss.xl_per_change: no pair weighs more than 25x another (a near-still pair is noise)
 # Adam of the critic and, with one, of the stroke net: β1 0.5, as GANs train (a trial of the London stroke net alone:
 # the critic lifted its edits' P(happy) 0.17 -> 0.36 with β1 0.5, to 0.20 with Adam's default 0.9)
 CRITIC_BETAS = (0.5, 0.999)
+WTA_SHARE = 0.05  # M<k>: each pair's XL = (1 − share)·the best hypothesis' + share·their mean
+HYPOTHESIS_INIT_STD = 0.01
 CRITIC_WIDTHS = (32, 64, 128)  # the stroke critic: three 4x4 stride-2 convolutions, each patch sees ~46 px of S's input
 
 
@@ -52,20 +61,51 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class StrokeNet(nn.Module):
-    """S(x, d): the change (N×1×H×W) that turns face x by the class-probability difference d (N×K)."""
+    """S(x, d): the change (N×1×H×W) that turns face x by the class-probability difference d (N×K); with
+    `heads` > 1, the hypothesis that won most training pairs of the target class (argmax d)."""
 
-    def __init__(self, widths: list[int], n_cond: int, pool: int = 1):
+    def __init__(self, widths: list[int], n_cond: int, pool: int = 1, heads: int = 1):
         super().__init__()
-        self.pool, self.levels = pool, len(widths) - 1
+        self.pool, self.levels, self.heads = pool, len(widths) - 1, heads
+        # wins[c, h]: training pairs toward class c whose XL hypothesis h drew best (saved with the checkpoint where
+        # there is a choice, so one-hypothesis checkpoints keep the keys of those from before M<k>)
+        self.register_buffer("wins", torch.zeros(n_cond, heads), persistent=heads > 1)
         self.inc = _block(1 + n_cond, widths[0])
         self.downs = nn.ModuleList(_block(widths[i] + n_cond, widths[i + 1]) for i in range(self.levels))
         self.ups = nn.ModuleList(_block(widths[i + 1] + widths[i] + n_cond, widths[i])
                                  for i in reversed(range(self.levels)))
-        self.out = nn.Conv2d(widths[0], 1, 1)
-        nn.init.zeros_(self.out.weight)  # an untrained editor draws nothing
+        self.out = nn.Conv2d(widths[0], heads, 1)
+        nn.init.zeros_(self.out.weight)  # an untrained editor draws nothing (its edits use hypothesis 0 until one wins)
         nn.init.zeros_(self.out.bias)
+        # the other hypotheses start apart: all-zero ones tie, the first takes every pair and the rest never learn
+        nn.init.normal_(self.out.weight[1:], std=HYPOTHESIS_INIT_STD)
 
     def forward(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        changes = self.hypotheses(x, d)
+        if self.heads == 1:
+            return changes
+        head = self.wins[d.argmax(1)].argmax(1)  # each row's target class's most frequent winner
+        return changes.gather(1, head[:, None, None, None].expand(-1, 1, *changes.shape[-2:]))
+
+    def best_of(self, x: torch.Tensor, d: torch.Tensor, target: torch.Tensor, n_pairs: int,
+                count: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-row XL of x + S(x, d) against target, and the edits: the first n_pairs rows are pairs, scored by their
+        best hypothesis (winner takes all; WTA_SHARE of the mean keeps every one learning) and counted in `wins`
+        when `count`; the rest are still rows (d = 0), scored by the mean: no hypothesis may draw a change there."""
+        drawn_all = x[:, None] + self.hypotheses(x, d)[:, :, None]  # N×heads×1×H×W
+        xl_all = torch.stack([stroke_xl(drawn_all[:, h], target) for h in range(self.heads)], 1)
+        if self.heads == 1:
+            return xl_all[:, 0], drawn_all[:, 0]
+        best = xl_all.argmin(1)
+        pairs = xl_all[:n_pairs]
+        xl = torch.cat([(1 - WTA_SHARE) * pairs.min(1).values + WTA_SHARE * pairs.mean(1), xl_all[n_pairs:].mean(1)])
+        if count:
+            self.wins.index_put_((d[:n_pairs].argmax(1), best[:n_pairs]), torch.ones(n_pairs, device=x.device),
+                                 accumulate=True)
+        return xl, drawn_all[torch.arange(len(x), device=x.device), best]
+
+    def hypotheses(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """All `heads` changes, N×heads×H×W."""
         h_in = F.avg_pool2d(x, self.pool) if self.pool > 1 else x
         if min(h_in.shape[-2:]) % (2 ** self.levels):
             raise ValueError(f"arch.stroke_net: {tuple(h_in.shape[-2:])} input is not divisible by 2^{self.levels}")
@@ -101,16 +141,19 @@ class StrokeCritic(nn.Module):
 
 
 def build_stroke_net(spec: str | None, n_cond: int) -> StrokeNet:
-    """arch.stroke_net ("P2-U16,32,64,128,128") for a condition of n_cond class probabilities."""
+    """arch.stroke_net ("P2-U16,32,64,128,128[-M4]") for a condition of n_cond class probabilities."""
     if not spec:
         raise ValueError("model.edit_mode=draw needs arch.stroke_net (e.g. 'P2-U16,32,64,128,128')")
     m = _SPEC.match(spec.replace(" ", ""))
     if m is None:
-        raise ValueError(f"arch.stroke_net={spec!r}: expected [P<f>-]U<w0>,<w1>,... (e.g. 'P2-U16,32,64,128,128')")
+        raise ValueError(f"arch.stroke_net={spec!r}: expected [P<f>-]U<w0>,<w1>,...[-M<k>] (e.g. 'P2-U16,32,64,128,128')")
     widths = [int(w) for w in m["widths"].split(",")]
     if len(widths) < 2 or min(widths) < 1:
         raise ValueError(f"arch.stroke_net={spec!r}: a U-Net needs at least two positive widths")
-    return StrokeNet(widths, n_cond, int(m["pool"] or 1))
+    heads = int(m["heads"] or 1)
+    if heads < 1:
+        raise ValueError(f"arch.stroke_net={spec!r}: M<k> needs at least one hypothesis")
+    return StrokeNet(widths, n_cond, int(m["pool"] or 1), heads)
 
 
 class StrokeEditor:
@@ -147,8 +190,8 @@ class StrokeEditor:
         i = has.nonzero().squeeze(1)
         still = torch.arange(0, len(x), 8, device=x.device)
         src, dst = torch.cat([i, still]), torch.cat([j[i], still])
-        drawn = x[src] + self.stroke_net(x[src], probs[dst] - probs[src])
-        xl = stroke_xl(drawn, x[dst])
+        d = probs[dst] - probs[src]
+        xl, drawn = self.stroke_net.best_of(x[src], d, x[dst], len(i), count=self.training)
         if per_change and len(i):
             xl = torch.cat([xl[: len(i)] * pair_weights(x[i], x[j[i]]), xl[len(i):]])
         terms = {"xl": xl.mean()}
